@@ -1,0 +1,47 @@
+"""The `crosspost` command: a thin shell over the scheduler's service functions."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from scheduler.cli import channels, posts, run
+from scheduler.cli._output import fail
+from scheduler.errors import CrosspostError, InvalidInput
+
+app = typer.Typer(
+    name="crosspost",
+    help="Queue one piece of content, publish it adapted to every channel, once, on time.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(channels.app, name="channel")
+app.add_typer(posts.app, name="post")
+app.add_typer(posts.text_app, name="text")
+app.add_typer(run.db_app, name="db")
+app.command("events")(posts.events)
+app.command("config")(run.config)
+app.command("up")(run.up)
+app.command("worker")(run.worker)
+app.command("dispatcher")(run.dispatcher)
+app.command("demo")(run.demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: refusals print one clear line on stderr and exit non-zero, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except InvalidInput as refused:
+        fail(str(refused), code=2)
+    except CrosspostError as error:
+        fail(str(error), code=1)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        fail("aborted", code=130)
+    except click.ClickException as usage:
+        usage.show()
+        sys.exit(usage.exit_code)

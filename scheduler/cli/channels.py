@@ -1,0 +1,100 @@
+"""`crosspost channel add|list`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from adapters import adapter_class, check_channel
+from scheduler import posts
+from scheduler.cli._output import print_json, print_table
+from scheduler.errors import InvalidInput
+from scheduler.runtime import build_runtime
+
+app = typer.Typer(help="Channels: named accounts on a platform.", no_args_is_help=True)
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--option {pair!r}: write it as KEY=VALUE")
+        options[key] = value
+    return options
+
+
+def _credentials(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidInput(f"credentials file {path} does not exist") from None
+    except ValueError as exc:
+        raise InvalidInput(f"credentials file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"credentials file {path} must hold a JSON object")
+    return data
+
+
+@app.command("add")
+def add(
+    platform: Annotated[str, typer.Option(help="x, linkedin, tiktok, youtube or webhook")],
+    name: Annotated[str, typer.Option(help="A short unique name, e.g. cms-x")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write to the outbox instead of publishing")] = False,
+    credentials: Annotated[Path | None, typer.Option(help="JSON file with the account's tokens")] = None,
+    timezone: Annotated[str, typer.Option(help="IANA zone for wall times on this channel")] = "UTC",
+    language: Annotated[str | None, typer.Option(help="Language of the channel, e.g. en")] = None,
+    option: Annotated[list[str] | None, typer.Option(help="Platform option KEY=VALUE (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Add a channel without prompts."""
+    options = _options(option or [])
+    adapter_class(platform)  # unknown platform: refused here with the known names
+    check_channel(platform, dry_run=dry_run, options=options)
+    runtime = build_runtime()
+    channel = posts.add_channel(
+        runtime.db,
+        runtime.settings,
+        name=name,
+        platform=platform,
+        timezone=timezone,
+        language=language,
+        dry_run=dry_run,
+        options=options,
+        credentials=_credentials(credentials),
+        now=runtime.clock(),
+    )
+    view = _view(channel)
+    if as_json:
+        print_json(view)
+    else:
+        print(f"channel {channel.name} added ({channel.platform}{', dry run' if channel.dry_run else ''})")
+
+
+def _view(channel: Any) -> dict[str, Any]:
+    return {
+        "name": channel.name,
+        "platform": channel.platform,
+        "timezone": channel.timezone,
+        "language": channel.language,
+        "dry_run": channel.dry_run,
+        "status": channel.status,
+        "has_credentials": channel.credentials is not None,
+        "options": channel.options,
+    }
+
+
+@app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List channels."""
+    views = [_view(channel) for channel in posts.list_channels(build_runtime().db)]
+    if as_json:
+        print_json(views)
+        return
+    rows = [[v["name"], v["platform"], v["timezone"], "yes" if v["dry_run"] else "no", v["status"]] for v in views]
+    print_table(["channel", "platform", "timezone", "dry run", "status"], rows)

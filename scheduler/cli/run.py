@@ -1,0 +1,126 @@
+"""Running crosspost: `up`, `worker`, `dispatcher`, `demo`, `db upgrade`, `config`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scheduler.cli._output import print_json, print_table
+from scheduler.errors import ConfigurationError
+from scheduler.runtime import build_runtime
+from scheduler.settings import Settings
+
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+@db_app.command("upgrade")
+def upgrade() -> None:
+    """Apply pending migrations (also done automatically on start)."""
+    runtime = build_runtime(migrate=False)
+    runtime.db.upgrade()
+    print(f"database at {Settings().masked()['database_url']} is up to date")
+
+
+def config(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print the effective settings, secrets masked."""
+    shown = Settings().masked()
+    if as_json:
+        print_json(shown)
+    else:
+        print_table(["setting", "value"], sorted(shown.items()))
+
+
+def up(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run the dispatcher and a worker in this process (embedded mode: no broker needed)."""
+    from scheduler.embedded import run_embedded
+
+    _logging(verbose)
+    runtime = build_runtime()
+    if runtime.settings.broker_url:
+        logging.getLogger("crosspost").info(
+            "CROSSPOST_BROKER_URL is set; `up` still runs everything in this process. "
+            "For several hosts run `crosspost dispatcher` and `crosspost worker` instead."
+        )
+    logging.getLogger("crosspost").info(
+        "crosspost up: database %s, outbox %s", runtime.settings.masked()["database_url"], runtime.settings.outbox
+    )
+    run_embedded(runtime, _stop_on_signals())
+
+
+def _require_broker() -> Settings:
+    settings = Settings()
+    if not settings.broker_url:
+        raise ConfigurationError(
+            "no broker configured: set CROSSPOST_BROKER_URL=redis://host:6379/0, or run `crosspost up` "
+            "to run everything in one process without a broker"
+        )
+    return settings
+
+
+def dispatcher(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Claim due publications and send them to the workers through the broker (any number may run)."""
+    _require_broker()
+    _logging(verbose)
+    from scheduler import tasks
+    from scheduler.dispatch import run_dispatcher
+
+    runtime = build_runtime()
+    run_dispatcher(
+        runtime.db,
+        tasks.send_publish,
+        tasks.send_reconcile,
+        settings=runtime.settings,
+        clock=runtime.clock,
+        stop=_stop_on_signals(),
+    )
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 2,
+    pool: Annotated[str, typer.Option(help="prefork, threads or solo")] = "prefork",
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Run a Celery worker that publishes what the dispatchers send."""
+    settings = _require_broker()
+    build_runtime(settings)  # migrate before any child process starts
+    from scheduler.celery_app import app
+
+    app.worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--loglevel={loglevel}",
+            f"--queues={settings.publish_queue}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+def demo(
+    directory: Annotated[Path, typer.Option(help="Where the demo keeps its database and outbox")] = Path("var/demo"),
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds")] = 60.0,
+) -> None:
+    """Run the whole pipeline once on a fresh embedded install with four dry-run channels."""
+    from scheduler.demo import run_demo
+
+    raise typer.Exit(run_demo(directory, timeout=timeout))

@@ -1,0 +1,94 @@
+"""The dispatcher loop: the database decides what is due, the broker only rings the doorbell.
+
+``run_dispatcher`` takes plain callables to send work, so the same loop drives Celery workers
+(``scheduler.tasks``) and the embedded in-process executor (``scheduler.embedded``). It imports
+no Celery.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from scheduler import publications
+from scheduler.publications import Dispatch
+from scheduler.settings import Settings
+from scheduler.store import Database
+
+log = logging.getLogger(__name__)
+
+SendPublish = Callable[[int, str, datetime], None]
+SendReconcile = Callable[[int], None]
+
+
+def dispatch_due(db: Database, send: SendPublish, *, now: datetime, settings: Settings) -> int:
+    """One round: claim what is due within the look-ahead, re-send what was lost, and send.
+
+    A send that fails (broker down) is only logged: the row stays ``queued`` and is re-sent with a
+    new token once its lease runs out, so nothing is dropped.
+    """
+    sent = 0
+    batches = [publications.requeue_lost(db, now=now, settings=settings)]
+    while True:
+        batch = publications.claim_due(db, now=now, settings=settings)
+        batches.append(batch)
+        if len(batch) < settings.dispatch_batch:
+            break
+    for batch in batches:
+        sent += _send_all(batch, send)
+    return sent
+
+
+def _send_all(batch: list[Dispatch], send: SendPublish) -> int:
+    sent = 0
+    for dispatch in batch:
+        try:
+            send(dispatch.publication_id, dispatch.token, dispatch.due_at)
+            sent += 1
+        except Exception:
+            log.exception(
+                "could not send publication %s; it stays queued and is re-sent when its lease expires",
+                dispatch.publication_id,
+            )
+    return sent
+
+
+def sweep(db: Database, send_reconcile: SendReconcile, *, now: datetime, settings: Settings) -> int:
+    """Leases that ran out become ``unknown``; every ``unknown`` row due gets a lookup."""
+    expired = publications.expire_leases(db, now=now, settings=settings)
+    if expired:
+        log.warning("publications %s: publish attempt lost (lease expired), reconciling", expired)
+    ids = publications.due_for_reconcile(db, now=now, settings=settings)
+    for publication_id in ids:
+        try:
+            send_reconcile(publication_id)
+        except Exception:
+            log.exception("could not send reconcile for publication %s", publication_id)
+    return len(ids)
+
+
+def run_dispatcher(
+    db: Database,
+    send: SendPublish,
+    send_reconcile: SendReconcile,
+    *,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    stop: threading.Event,
+) -> None:
+    """Poll every ``dispatch_interval`` seconds until ``stop`` is set; any number may run at once."""
+    next_sweep = 0.0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            dispatch_due(db, send, now=clock(), settings=settings)
+            if started >= next_sweep:
+                sweep(db, send_reconcile, now=clock(), settings=settings)
+                next_sweep = started + settings.reconcile_interval
+        except Exception:
+            # A database blip must not kill the loop: the next round picks up where this one stopped.
+            log.exception("dispatcher round failed; retrying")
+        stop.wait(max(0.0, settings.dispatch_interval - (time.monotonic() - started)))

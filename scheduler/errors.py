@@ -1,0 +1,70 @@
+"""Errors of the scheduler core.
+
+* CrosspostError
+  + InvalidInput            -- the user's input was refused; nothing was stored
+    - InvalidTime
+      . UnknownTimeZone
+      . NonexistentLocalTime   (a wall time inside a DST gap)
+      . AmbiguousLocalTime     (a wall time inside a DST fold, without an offset)
+      . TimeInPast
+    - UnknownChannel
+    - ContentRejected         (text too long, too many or wrong media for a channel)
+    - InvalidMedia
+  + NotFound
+  + StateConflict           -- the action does not fit the current state
+  + ConfigurationError
+"""
+
+from __future__ import annotations
+
+
+class CrosspostError(Exception):
+    """Base of every error crosspost raises on purpose; the message is meant for a person."""
+
+
+class InvalidInput(CrosspostError):
+    pass
+
+
+class InvalidTime(InvalidInput):
+    pass
+
+
+class UnknownTimeZone(InvalidTime):
+    pass
+
+
+class NonexistentLocalTime(InvalidTime):
+    pass
+
+
+class AmbiguousLocalTime(InvalidTime):
+    pass
+
+
+class TimeInPast(InvalidTime):
+    pass
+
+
+class UnknownChannel(InvalidInput):
+    pass
+
+
+class ContentRejected(InvalidInput):
+    pass
+
+
+class InvalidMedia(InvalidInput):
+    pass
+
+
+class NotFound(CrosspostError):
+    pass
+
+
+class StateConflict(CrosspostError):
+    pass
+
+
+class ConfigurationError(CrosspostError):
+    pass

@@ -1,0 +1,112 @@
+"""Taking media files into the content-addressed store (``<media_dir>/<sha[:2]>/<sha><ext>``).
+
+Images are opened with Pillow to prove they are images (a text file named .jpg is refused);
+videos are recognised by their container signature. The media issue adds deep checks and
+renditions; this keeps broken files out of the queue from the start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from scheduler.errors import InvalidMedia
+
+_QUICKTIME_BRANDS = {b"qt  "}
+_WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    path: str  # relative to the media store
+    original_name: str
+    sha256: str
+    kind: str
+    mime: str
+    bytes: int
+    width: int | None
+    height: int | None
+    alt_text: str | None
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sniff_video(path: Path) -> tuple[str, str] | None:
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if head[4:8] == b"ftyp":
+        return ("video/quicktime", ".mov") if head[8:12] in _QUICKTIME_BRANDS else ("video/mp4", ".mp4")
+    if head.startswith(_WEBM_MAGIC):
+        return "video/webm", ".webm"
+    return None
+
+
+def _probe_image(path: Path) -> tuple[str, str, int, int]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                image.verify()
+            with Image.open(path) as image:
+                image.load()  # verify() does not decode; a truncated file fails only here
+                fmt = image.format or "?"
+                width, height = image.size
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise InvalidMedia(f"{path.name}: refused as a decompression bomb ({exc})") from None
+        except UnidentifiedImageError:
+            raise InvalidMedia(f"{path.name}: not an image or video crosspost can read") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InvalidMedia(f"{path.name}: the image is damaged or truncated ({exc})") from None
+    mime = Image.MIME.get(fmt, f"image/{fmt.lower()}")
+    extension = {"JPEG": ".jpg"}.get(fmt, f".{fmt.lower()}")
+    return mime, extension, width, height
+
+
+def ingest(source: Path, store: Path, *, max_bytes: int, alt_text: str | None = None) -> StoredMedia:
+    """Check ``source`` and copy it into the store; raises InvalidMedia naming the file and the problem."""
+    if not source.is_file():
+        raise InvalidMedia(f"{source}: no such file")
+    size = source.stat().st_size
+    if size == 0:
+        raise InvalidMedia(f"{source.name}: the file is empty")
+    if size > max_bytes:
+        raise InvalidMedia(f"{source.name}: {size} bytes is over the limit of {max_bytes} bytes")
+    video = _sniff_video(source)
+    width = height = None
+    if video is not None:
+        kind, (mime, extension) = "video", video
+    else:
+        kind = "image"
+        mime, extension, width, height = _probe_image(source)
+    sha = _hash(source)
+    relative = Path(sha[:2]) / f"{sha}{extension}"
+    target = store / relative
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # copy then rename: a crash never leaves a half-written file under the final name
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as staging, source.open("rb") as handle:
+            shutil.copyfileobj(handle, staging)
+        Path(staging.name).replace(target)
+    return StoredMedia(
+        path=relative.as_posix(),
+        original_name=source.name,
+        sha256=sha,
+        kind=kind,
+        mime=mime,
+        bytes=size,
+        width=width,
+        height=height,
+        alt_text=alt_text,
+    )

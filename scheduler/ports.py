@@ -1,0 +1,94 @@
+"""The port the publication pipeline calls: what an adapter returns and the outcomes it signals.
+
+The core owns this contract; ``adapters/`` implements it. Outcome errors, and the state each one
+leads to:
+
+* AdapterError
+  + Retryable(retry_after)   -- certainly not published; try again later       -> retry_wait
+  + Permanent                -- certainly not published; retrying will not help -> failed
+  + AuthExpired              -- the channel must be reconnected                 -> needs_attention
+  + OutcomeUnknown           -- the request may or may not have landed         -> unknown, then lookup
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from scheduler.content import Content
+
+
+class AdapterError(Exception):
+    """Base of adapter outcomes; the message keeps the platform's own words for the user."""
+
+
+class Retryable(AdapterError):
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Permanent(AdapterError):
+    pass
+
+
+class AuthExpired(AdapterError):
+    pass
+
+
+class OutcomeUnknown(AdapterError):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedMedia:
+    source: Path
+    name: str
+    kind: str
+    mime: str
+    alt_text: str | None = None
+    # "attachment", or "still-video-source" where a video-only platform gets an image
+    role: str = "attachment"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """Exactly what will be sent to one channel; also the preview."""
+
+    channel: str
+    platform: str
+    text: str
+    media: tuple[PreparedMedia, ...] = ()
+    title: str | None = None
+    # The create call as the platform will see it: method, url, JSON body (no credentials).
+    request: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Published:
+    remote_id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishContext:
+    publication_id: int
+    idempotency_key: str  # stable across every attempt of one publication
+    attempt: int
+    started_at: datetime
+
+
+class Publisher(Protocol):
+    """What the pipeline needs of an adapter (``adapters.base.Adapter`` implements it)."""
+
+    @property
+    def lookup_proves_absence(self) -> bool: ...
+
+    def prepare(self, content: Content) -> Prepared: ...
+
+    def publish(self, prepared: Prepared, ctx: PublishContext) -> Published: ...
+
+    def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None: ...

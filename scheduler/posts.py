@@ -1,0 +1,438 @@
+"""Channels and posts: what the CLI and API call. Every check happens before the first write,
+so a refused request stores nothing."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from media.specs import SPECS
+from scheduler.content import Content, MediaItem, problems_for
+from scheduler.credentials import encrypt_credentials
+from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, NotFound, StateConflict, UnknownChannel
+from scheduler.media_store import StoredMedia, ingest
+from scheduler.publications import record_event, transition
+from scheduler.settings import Settings
+from scheduler.states import CANCELLABLE, EDITABLE, RETRYABLE, PublicationState
+from scheduler.store import Channel, Database, Event, Post, PostMedia, Publication
+from scheduler.when import DueTime, get_zone, parse_due
+
+S = PublicationState
+CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class MediaInput:
+    path: Path
+    alt_text: str | None = None
+
+
+# -- channels ------------------------------------------------------------------------------------
+
+
+def add_channel(
+    db: Database,
+    settings: Settings,
+    *,
+    name: str,
+    platform: str,
+    now: datetime,
+    timezone: str = "UTC",
+    language: str | None = None,
+    dry_run: bool = False,
+    options: dict[str, Any] | None = None,
+    credentials: dict[str, Any] | None = None,
+) -> Channel:
+    if not CHANNEL_NAME.match(name):
+        raise InvalidInput(
+            f"channel name {name!r}: use lower-case letters, digits, '-', '_' or '.', starting with a letter or digit"
+        )
+    if platform not in SPECS:
+        raise InvalidInput(f"unknown platform {platform!r}; known: {', '.join(sorted(SPECS))}")
+    get_zone(timezone)
+    secret = encrypt_credentials(credentials, settings) if credentials else None
+    with db.transaction() as session:
+        if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
+            raise InvalidInput(f"a channel named {name!r} already exists")
+        channel = Channel(
+            name=name,
+            platform=platform,
+            timezone=timezone,
+            language=language,
+            dry_run=dry_run,
+            options=options or {},
+            credentials=secret,
+            created_at=now,
+        )
+        session.add(channel)
+        session.flush()
+        record_event(session, "channel.added", now=now, channel_id=channel.id, message=f"{name} on {platform}")
+    return channel
+
+
+def list_channels(db: Database) -> list[Channel]:
+    with db.transaction() as session:
+        return list(session.scalars(select(Channel).order_by(Channel.name)))
+
+
+def find_channel(db: Database, name: str) -> Channel:
+    with db.transaction() as session:
+        return _channels_named(session, [name])[0]
+
+
+def _channels_named(session: Session, names: Sequence[str]) -> list[Channel]:
+    if not names:
+        raise InvalidInput("no channel given: name at least one with --channel")
+    found = {channel.name: channel for channel in session.scalars(select(Channel).where(Channel.name.in_(names)))}
+    missing = [name for name in names if name not in found]
+    if missing:
+        known = ", ".join(sorted(session.scalars(select(Channel.name)))) or "none yet (crosspost channel add)"
+        raise UnknownChannel(f"unknown channel {', '.join(map(repr, missing))}; known channels: {known}")
+    return [found[name] for name in dict.fromkeys(names)]
+
+
+# -- posts ---------------------------------------------------------------------------------------
+
+
+def _zone_for(at: str | None, tz: str | None, channels: Sequence[Channel]) -> str | None:
+    """A wall time without --tz is read in the channels' zone, when they all share one."""
+    if tz or not at or re.search(r"(Z|[+-]\d{2}:?\d{2})$", at.strip(), re.IGNORECASE):
+        return tz
+    zones = sorted({channel.timezone for channel in channels})
+    if len(zones) == 1:
+        return zones[0]
+    listed = ", ".join(f"{channel.name} ({channel.timezone})" for channel in channels)
+    raise InvalidTime(f"{at} has no offset and the channels are in different time zones: {listed}; give --tz")
+
+
+def _check_fits(content: Content, channels: Sequence[Channel]) -> None:
+    problems = [
+        f"{channel.name} ({SPECS[channel.platform].label}): {'; '.join(found)}"
+        for channel in channels
+        if (found := problems_for(SPECS[channel.platform], content))
+    ]
+    if problems:
+        raise ContentRejected("the post does not fit " + " | ".join(problems))
+
+
+def _as_items(stored: Sequence[StoredMedia], settings: Settings) -> tuple[MediaItem, ...]:
+    return tuple(
+        MediaItem(
+            path=settings.media_store / item.path,
+            original_name=item.original_name,
+            kind=item.kind,
+            mime=item.mime,
+            bytes=item.bytes,
+            sha256=item.sha256,
+            width=item.width,
+            height=item.height,
+            alt_text=item.alt_text,
+        )
+        for item in stored
+    )
+
+
+def create_post(
+    db: Database,
+    settings: Settings,
+    *,
+    text: str,
+    channels: Sequence[str],
+    now: datetime,
+    at: str | None = None,
+    tz: str | None = None,
+    immediately: bool = False,
+    title: str | None = None,
+    link: str | None = None,
+    language: str | None = None,
+    author: str | None = None,
+    media: Sequence[MediaInput] = (),
+) -> int:
+    """Queue one piece of content for several channels; returns the post id."""
+    with db.transaction() as session:
+        targets = _channels_named(session, channels)
+    due = parse_due(at, _zone_for(at, tz, targets), now=now, immediately=immediately)
+    stored = [
+        ingest(item.path, settings.media_store, max_bytes=settings.max_media_bytes, alt_text=item.alt_text)
+        for item in media
+    ]
+    content = Content(text=text, title=title, link=link, language=language, media=_as_items(stored, settings))
+    if not text.strip() and not media:
+        raise ContentRejected("the post is empty: give --text, --media or both")
+    _check_fits(content, targets)
+
+    with db.transaction() as session:
+        post = Post(
+            text=text,
+            title=title,
+            link=link,
+            language=language,
+            author=author,
+            version=1,
+            content_hash=content.content_hash,
+            created_at=now,
+            updated_at=now,
+        )
+        post.media = [
+            PostMedia(
+                position=index,
+                path=item.path,
+                original_name=item.original_name,
+                sha256=item.sha256,
+                kind=item.kind,
+                mime=item.mime,
+                bytes=item.bytes,
+                width=item.width,
+                height=item.height,
+                alt_text=item.alt_text,
+            )
+            for index, item in enumerate(stored)
+        ]
+        session.add(post)
+        session.flush()
+        record_event(session, "post.created", now=now, post_id=post.id, actor=author, data={"version": 1})
+        for channel in _channels_named(session, channels):
+            publication = _new_publication(post, channel, due, now)
+            session.add(publication)
+            session.flush()
+            record_event(
+                session,
+                "publication.scheduled",
+                now=now,
+                post_id=post.id,
+                publication_id=publication.id,
+                channel_id=channel.id,
+                to_state=S.SCHEDULED.value,
+                actor=author,
+                message=f"due {due.utc.isoformat()}",
+            )
+        return post.id
+
+
+def _new_publication(post: Post, channel: Channel, due: DueTime, now: datetime) -> Publication:
+    return Publication(
+        post_id=post.id,
+        channel_id=channel.id,
+        state=S.SCHEDULED.value,
+        due_at=due.utc,
+        due_zone=due.zone,
+        attempts=0,
+        idempotency_key=str(uuid.uuid4()),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _load_post(session: Session, post_id: int) -> Post:
+    post = session.get(Post, post_id)
+    if post is None:
+        raise NotFound(f"no post with id {post_id}")
+    return post
+
+
+def _publications(post: Post, channel: str | None) -> list[Publication]:
+    chosen = [p for p in post.publications if channel is None or p.channel.name == channel]
+    if channel is not None and not chosen:
+        raise UnknownChannel(f"post {post.id} is not scheduled on channel {channel!r}")
+    return chosen
+
+
+def edit_post(
+    db: Database,
+    settings: Settings,
+    post_id: int,
+    *,
+    now: datetime,
+    text: str | None = None,
+    title: str | None = None,
+    link: str | None = None,
+    at: str | None = None,
+    tz: str | None = None,
+    actor: str | None = None,
+) -> int:
+    """Change the content or the due time of a post that is not being published.
+
+    Messages already in the broker for it become stale (the token is cleared), so the old
+    content can never go out after an edit. Returns the post's new version.
+    """
+    with db.transaction() as session:
+        post = _load_post(session, post_id)
+        busy = [p for p in post.publications if p.state in (S.PUBLISHING, S.UNKNOWN)]
+        if busy:
+            names = ", ".join(f"{p.channel.name} ({p.state})" for p in busy)
+            raise StateConflict(f"post {post_id} is being published on {names}; edit it once that settles")
+        pending = [p for p in post.publications if p.state in EDITABLE]
+        if not pending:
+            raise StateConflict(f"post {post_id} has nothing left to publish; create a new post instead")
+        channels = [p.channel for p in pending]
+        due = parse_due(at, _zone_for(at, tz, channels), now=now) if at else None
+        content = Content(
+            text=post.text if text is None else text,
+            title=post.title if title is None else title,
+            link=post.link if link is None else link,
+            language=post.language,
+            media=_as_items([_stored_of(m) for m in post.media], settings),
+        )
+        _check_fits(content, channels)
+        changed = content.content_hash != post.content_hash
+        if changed:
+            post.text, post.title, post.link = content.text, content.title, content.link
+            post.version += 1
+            post.content_hash = content.content_hash
+            post.updated_at = now
+            record_event(session, "post.edited", now=now, post_id=post.id, actor=actor, data={"version": post.version})
+        waiting = [p for p in pending if p.state in (S.SCHEDULED, S.QUEUED, S.RETRY_WAIT)]
+        if due is not None:
+            transition(
+                session,
+                waiting,
+                S.SCHEDULED,
+                now=now,
+                values={"due_at": due.utc, "due_zone": due.zone, "dispatch_token": None, "next_attempt_at": None},
+                message=f"rescheduled to {due.utc.isoformat()}",
+                actor=actor,
+            )
+        elif changed:
+            queued = [p for p in waiting if p.state == S.QUEUED]
+            transition(
+                session,
+                queued,
+                S.SCHEDULED,
+                now=now,
+                values={"dispatch_token": None},
+                message="content edited: the message in flight is void",
+                actor=actor,
+            )
+        return post.version
+
+
+def _stored_of(item: PostMedia) -> StoredMedia:
+    return StoredMedia(
+        path=item.path,
+        original_name=item.original_name,
+        sha256=item.sha256,
+        kind=item.kind,
+        mime=item.mime,
+        bytes=item.bytes,
+        width=item.width,
+        height=item.height,
+        alt_text=item.alt_text,
+    )
+
+
+def cancel_post(
+    db: Database, post_id: int, *, now: datetime, channel: str | None = None, actor: str | None = None
+) -> list[str]:
+    """Cancel what has not gone out; returns the channels cancelled."""
+    with db.transaction() as session:
+        chosen = _publications(_load_post(session, post_id), channel)
+        cancellable = [p for p in chosen if p.state in CANCELLABLE]
+        if not cancellable:
+            states = ", ".join(f"{p.channel.name} is {p.state}" for p in chosen)
+            raise StateConflict(f"nothing to cancel in post {post_id}: {states}")
+        names = {p.id: p.channel.name for p in cancellable}
+        moved = transition(
+            session,
+            cancellable,
+            S.CANCELLED,
+            now=now,
+            values={"dispatch_token": None},
+            message="cancelled",
+            actor=actor,
+        )
+        return [names[i] for i in moved]
+
+
+def retry_post(
+    db: Database, post_id: int, *, now: datetime, channel: str | None = None, actor: str | None = None
+) -> list[str]:
+    """Send failed, cancelled or needs-attention publications again, now; returns their channels."""
+    with db.transaction() as session:
+        chosen = _publications(_load_post(session, post_id), channel)
+        retryable = [p for p in chosen if p.state in RETRYABLE]
+        if not retryable:
+            states = ", ".join(f"{p.channel.name} is {p.state}" for p in chosen)
+            raise StateConflict(f"nothing to retry in post {post_id}: {states}")
+        names = {p.id: p.channel.name for p in retryable}
+        moved = transition(
+            session,
+            retryable,
+            S.SCHEDULED,
+            now=now,
+            values={"due_at": now, "attempts": 0, "next_attempt_at": None, "dispatch_token": None},
+            message="retry requested",
+            actor=actor,
+        )
+        return [names[i] for i in moved]
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def publication_view(publication: Publication) -> dict[str, Any]:
+    due_local = None
+    if publication.due_zone:
+        due_local = publication.due_at.astimezone(get_zone(publication.due_zone)).isoformat()
+    return {
+        "id": publication.id,
+        "channel": publication.channel.name,
+        "platform": publication.channel.platform,
+        "dry_run": publication.channel.dry_run,
+        "state": publication.state,
+        "due_at": publication.due_at.isoformat(),
+        "due_zone": publication.due_zone,
+        "due_local": due_local,
+        "attempts": publication.attempts,
+        "remote_id": publication.remote_id,
+        "remote_url": publication.remote_url,
+        "published_at": publication.published_at.isoformat() if publication.published_at else None,
+        "last_error": publication.last_error,
+    }
+
+
+def post_view(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "text": post.text,
+        "title": post.title,
+        "link": post.link,
+        "language": post.language,
+        "author": post.author,
+        "version": post.version,
+        "content_hash": post.content_hash,
+        "created_at": post.created_at.isoformat(),
+        "media": [
+            {"name": m.original_name, "kind": m.kind, "mime": m.mime, "bytes": m.bytes, "alt_text": m.alt_text}
+            for m in post.media
+        ],
+        "publications": [publication_view(p) for p in post.publications],
+    }
+
+
+def show_post(db: Database, post_id: int) -> dict[str, Any]:
+    with db.transaction() as session:
+        return post_view(_load_post(session, post_id))
+
+
+def list_posts(db: Database, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    with db.transaction() as session:
+        query = select(Post).order_by(Post.id.desc()).limit(limit)
+        if state:
+            query = query.where(Post.id.in_(select(Publication.post_id).where(Publication.state == state)))
+        return [post_view(post) for post in session.scalars(query)]
+
+
+def read_events(db: Database, *, after: int = 0, limit: int = 200, post_id: int | None = None) -> list[Event]:
+    with db.transaction() as session:
+        query = select(Event).where(Event.id > after).order_by(Event.id).limit(limit)
+        if post_id is not None:
+            query = query.where(Event.post_id == post_id)
+        return list(session.scalars(query))

@@ -1,0 +1,42 @@
+"""Wiring for the processes (CLI, workers, dispatcher): settings, database, adapters, clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from adapters import get_adapter
+from scheduler.content import ChannelInfo
+from scheduler.ports import Publisher
+from scheduler.settings import Settings
+from scheduler.store import Database, open_database
+from scheduler.when import utcnow
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def adapters(self, channel: ChannelInfo) -> Publisher:
+        return get_adapter(channel, self.settings)
+
+
+def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
+    settings = settings or Settings()
+    return Runtime(settings=settings, db=open_database(settings.database_url, migrate=migrate))
+
+
+_per_process: dict[int, Runtime] = {}
+
+
+def process_runtime() -> Runtime:
+    """One runtime per process, made lazily so that a forked worker child opens its own connections."""
+    pid = os.getpid()
+    if pid not in _per_process:
+        _per_process.clear()
+        _per_process[pid] = build_runtime(migrate=False)
+    return _per_process[pid]

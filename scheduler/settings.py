@@ -1,0 +1,106 @@
+"""Settings: the only place that reads the environment.
+
+Every value can be set as ``CROSSPOST_<NAME>`` in the environment or in a ``.env`` file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CROSSPOST_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where the SQLite file, media store, outbox and key live.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file in data_dir.")
+    broker_url: str | None = Field(
+        None, description="Celery broker (redis://...). Unset means the embedded in-process executor."
+    )
+    outbox_dir: Path | None = Field(None, description="Dry-run outbox; default data_dir/outbox.")
+    media_dir: Path | None = Field(None, description="Content-addressed media store; default data_dir/media.")
+    secret_key: SecretStr | None = Field(
+        None, description="Encrypts channel credentials at rest; default: generated once into data_dir."
+    )
+
+    # Dispatch timing (see docs/scheduling.md): precision comes from the poll interval,
+    # the look-ahead bounds every Celery ETA far below Redis' visibility timeout.
+    dispatch_interval: float = 1.0
+    lookahead: float = 30.0
+    dispatch_batch: int = 500
+    queued_grace: float = 120.0
+    publish_lease: float = 300.0
+    reconcile_interval: float = 5.0
+    reconcile_backoff: float = 30.0
+    max_attempts: int = 5
+    retry_base: float = 30.0
+    retry_cap: float = 3600.0
+
+    http_timeout: float = 30.0
+    max_media_bytes: int = 1024 * 1024 * 1024
+    publish_queue: str = "publish"
+    embedded_threads: int = 4
+    worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'crosspost.db'}"
+        if self.outbox_dir is None:
+            self.outbox_dir = self.data_dir / "outbox"
+        if self.media_dir is None:
+            self.media_dir = self.data_dir / "media"
+        return self
+
+    @property
+    def outbox(self) -> Path:
+        assert self.outbox_dir is not None
+        return self.outbox_dir
+
+    @property
+    def media_store(self) -> Path:
+        assert self.media_dir is not None
+        return self.media_dir
+
+    @property
+    def embedded(self) -> bool:
+        return not self.broker_url
+
+    def secret(self) -> bytes:
+        """The credentials key; generated on first use into data_dir/secret.key (mode 0600)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(32))
+        return key_file.read_text().strip().encode()
+
+    def masked(self) -> dict[str, str]:
+        """The effective settings for display, with secrets and URL passwords hidden."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "secret_key":
+                shown[name] = "(generated in data_dir/secret.key)" if value is None else "********"
+            elif name in ("database_url", "broker_url") and value:
+                shown[name] = mask_url_password(str(value))
+            else:
+                shown[name] = "" if value is None else str(value)
+        return shown
+
+
+def mask_url_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, has_password, _ = credentials.partition(":")
+    return f"{scheme}://{user}{':********' if has_password else ''}@{host}"

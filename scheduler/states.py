@@ -1,0 +1,53 @@
+"""The publication state machine (docs/scheduling.md, after shared/reference/scheduling-design.md §1.2).
+
+Only ``scheduler.publications`` moves a publication between states, and every move it makes is
+checked against ``ALLOWED`` and appended to the event log.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PublicationState(StrEnum):
+    SCHEDULED = "scheduled"  # waiting in the database for its due time; nothing is in the broker
+    QUEUED = "queued"  # claimed by a dispatcher; a message with this row's dispatch token is on its way
+    PUBLISHING = "publishing"  # claimed by a worker, committed before the platform call; holds a lease
+    PUBLISHED = "published"  # the platform has it; remote id and URL recorded
+    RETRY_WAIT = "retry_wait"  # definitely not published; waits in the database until next_attempt_at
+    FAILED = "failed"  # definitely not published and will not be retried automatically
+    UNKNOWN = "unknown"  # a publish attempt ended without an answer; reconciliation looks it up
+    NEEDS_ATTENTION = "needs_attention"  # a person must decide (lookup could not tell, or auth expired)
+    CANCELLED = "cancelled"  # withdrawn by a user before it was published
+
+
+S = PublicationState
+
+ALLOWED: dict[PublicationState, frozenset[PublicationState]] = {
+    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED, S.SCHEDULED}),
+    # queued -> queued is a re-dispatch with a new token after the message was lost
+    S.QUEUED: frozenset({S.PUBLISHING, S.QUEUED, S.SCHEDULED, S.CANCELLED}),
+    S.PUBLISHING: frozenset({S.PUBLISHED, S.RETRY_WAIT, S.FAILED, S.UNKNOWN, S.NEEDS_ATTENTION}),
+    S.RETRY_WAIT: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED}),
+    # a late answer from the worker that timed out still counts: unknown -> published
+    S.UNKNOWN: frozenset({S.PUBLISHED, S.RETRY_WAIT, S.NEEDS_ATTENTION, S.UNKNOWN}),
+    S.NEEDS_ATTENTION: frozenset({S.SCHEDULED, S.CANCELLED, S.PUBLISHED}),
+    S.FAILED: frozenset({S.SCHEDULED, S.CANCELLED}),
+    S.CANCELLED: frozenset({S.SCHEDULED}),
+    S.PUBLISHED: frozenset(),
+}
+
+# States in which the content may still change: nothing has reached, or is reaching, the platform.
+EDITABLE = frozenset({S.SCHEDULED, S.QUEUED, S.RETRY_WAIT, S.FAILED, S.NEEDS_ATTENTION, S.CANCELLED})
+# States a dispatcher picks up when due.
+DISPATCHABLE = frozenset({S.SCHEDULED, S.RETRY_WAIT})
+# States a user may cancel.
+CANCELLABLE = frozenset({S.SCHEDULED, S.QUEUED, S.RETRY_WAIT, S.FAILED, S.NEEDS_ATTENTION})
+# States a user may send back to the queue with `post retry`.
+RETRYABLE = frozenset({S.FAILED, S.NEEDS_ATTENTION, S.CANCELLED})
+FINAL = frozenset({S.PUBLISHED, S.FAILED, S.CANCELLED})
+
+
+def sources_of(target: PublicationState) -> frozenset[PublicationState]:
+    """Every state from which ``target`` may be reached."""
+    return frozenset(state for state, targets in ALLOWED.items() if target in targets)

@@ -1,0 +1,45 @@
+"""Thin Celery tasks: ids in, the logic lives in ``scheduler.publications``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import OperationalError
+
+from scheduler import publications
+from scheduler.celery_app import app
+from scheduler.runtime import process_runtime
+
+
+# A database blip before the claim is retried; after the claim the row is leased, so a retried
+# task finds nothing to claim and the lease expiry hands the row to reconciliation.
+@app.task(name="crosspost.publish", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def publish(publication_id: int, token: str) -> str | None:
+    runtime = process_runtime()
+    state = publications.publish(
+        runtime.db, publication_id, token, runtime.adapters, settings=runtime.settings, clock=runtime.clock
+    )
+    return None if state is None else state.value
+
+
+@app.task(name="crosspost.reconcile", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def reconcile(publication_id: int) -> str | None:
+    runtime = process_runtime()
+    state = publications.reconcile(
+        runtime.db, publication_id, runtime.adapters, settings=runtime.settings, clock=runtime.clock
+    )
+    return None if state is None else state.value
+
+
+_SEND_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
+
+
+def send_publish(publication_id: int, token: str, eta: datetime) -> None:
+    """Send with the due time as ETA; a due time already past runs at once."""
+    now = process_runtime().clock()
+    options = {"eta": eta} if eta - now > timedelta(milliseconds=50) else {}
+    publish.apply_async((publication_id, token), retry=True, retry_policy=_SEND_RETRY, **options)
+
+
+def send_reconcile(publication_id: int) -> None:
+    reconcile.apply_async((publication_id,), retry=True, retry_policy=_SEND_RETRY)

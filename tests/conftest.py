@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from scheduler.runtime import Runtime
+from scheduler.settings import Settings
+from scheduler.store import Database, open_database
+from tests.fakes.sink import Sink
+
+PG_ADMIN_URL = os.environ.get("CROSSPOST_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+
+
+def make_settings(data_dir: Path, database_url: str = "", **overrides: object) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        broker_url=None,
+        outbox_dir=None,
+        media_dir=None,
+        secret_key="test-secret",
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database for this test session, migrated once."""
+    name = f"crosspost_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    open_database(url).dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE events, publications, post_media, posts, channels RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crosspost.db'}"
+    url: str = request.getfixturevalue("pg_server_url")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path / "data", database_url, publish_lease=30.0, retry_base=10.0)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = open_database(settings.database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def runtime(settings: Settings, db: Database, clock: Clock) -> Runtime:
+    return Runtime(settings=settings, db=db, clock=clock)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    with Sink() as running:
+        yield running

@@ -1,0 +1,52 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+from sqlalchemy import func, select
+
+from scheduler import posts
+from scheduler.runtime import Runtime
+from scheduler.store import Database, Event, Post, PostMedia, Publication
+
+
+def table_counts(db: Database) -> dict[str, int]:
+    with db.transaction() as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Post, PostMedia, Publication, Event)
+        }
+
+
+def add_dry_run_channels(runtime: Runtime, *platforms: str, timezone: str = "Europe/Zurich") -> list[str]:
+    names = []
+    for platform in platforms:
+        name = f"t-{platform}"
+        posts.add_channel(
+            runtime.db,
+            runtime.settings,
+            name=name,
+            platform=platform,
+            timezone=timezone,
+            dry_run=True,
+            now=runtime.clock(),
+        )
+        names.append(name)
+    return names
+
+
+def add_webhook_channel(runtime: Runtime, name: str, options: dict[str, str]) -> str:
+    posts.add_channel(runtime.db, runtime.settings, name=name, platform="webhook", options=options, now=runtime.clock())
+    return name
+
+
+def write_image(path: Path, size: tuple[int, int] = (640, 360), fmt: str = "PNG") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (200, 30, 30)).save(path, fmt)
+    return path
+
+
+def publication_states(runtime: Runtime, post_id: int) -> dict[str, str]:
+    return {p["channel"]: p["state"] for p in posts.show_post(runtime.db, post_id)["publications"]}

@@ -1,0 +1,231 @@
+"""The publication pipeline in-process: dispatcher claims, worker claims, outcomes, reconciliation.
+
+Adapters are real (dry-run outbox, webhook over HTTP to a loopback sink); time is a hand-moved clock.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import update
+
+from scheduler import posts, publications
+from scheduler.publications import Dispatch
+from scheduler.runtime import Runtime
+from scheduler.states import PublicationState
+from scheduler.store import Publication
+from tests.conftest import Clock
+from tests.fakes.sink import Sink
+from tests.helpers import add_dry_run_channels, add_webhook_channel, publication_states
+
+S = PublicationState
+
+
+def _post(runtime: Runtime, channels: list[str], *, text: str = "hello", seconds: int = 60) -> int:
+    at = (runtime.clock() + __import__("datetime").timedelta(seconds=seconds)).isoformat()
+    return posts.create_post(runtime.db, runtime.settings, text=text, channels=channels, at=at, now=runtime.clock())
+
+
+def _claim_due(runtime: Runtime) -> list[Dispatch]:
+    return publications.claim_due(runtime.db, now=runtime.clock(), settings=runtime.settings)
+
+
+def _publish(runtime: Runtime, dispatch: Dispatch) -> PublicationState | None:
+    return publications.publish(
+        runtime.db,
+        dispatch.publication_id,
+        dispatch.token,
+        runtime.adapters,
+        settings=runtime.settings,
+        clock=runtime.clock,
+    )
+
+
+def test_nothing_is_claimed_before_the_look_ahead(runtime: Runtime, clock: Clock) -> None:
+    _post(runtime, add_dry_run_channels(runtime, "x"), seconds=120)
+    assert _claim_due(runtime) == []
+    clock.advance(95)  # due in 25 s, inside the 30 s look-ahead
+    claimed = _claim_due(runtime)
+    assert len(claimed) == 1
+    assert claimed[0].due_at == clock() + __import__("datetime").timedelta(seconds=25)
+    assert _claim_due(runtime) == []  # claimed once only
+
+
+def test_a_message_delivered_twice_publishes_once(runtime: Runtime, clock: Clock) -> None:
+    post_id = _post(runtime, add_dry_run_channels(runtime, "x"), seconds=10)
+    (dispatch,) = _claim_due(runtime)
+    clock.advance(10)
+    assert _publish(runtime, dispatch) is S.PUBLISHED
+    assert _publish(runtime, dispatch) is None  # redelivery: stale, nothing happens
+    outbox = runtime.settings.outbox / "t-x"
+    assert [path.name for path in outbox.iterdir()] == [f"{dispatch.publication_id:08d}"]
+    view = posts.show_post(runtime.db, post_id)["publications"][0]
+    assert view["attempts"] == 1
+    assert view["remote_id"].startswith("dryrun-")
+
+
+def test_concurrent_claims_of_one_message_call_the_platform_once(runtime: Runtime, sink: Sink, clock: Clock) -> None:
+    _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    (dispatch,) = _claim_due(runtime)
+    results: list[PublicationState | None] = []
+    threads = [threading.Thread(target=lambda: results.append(_publish(runtime, dispatch))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(str, results)) == ["None", "None", "None", "published"]
+    assert len(sink.state.received_keys()) == 1
+
+
+def test_cancel_before_the_eta_voids_the_message(runtime: Runtime, sink: Sink) -> None:
+    post_id = _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    (dispatch,) = _claim_due(runtime)
+    posts.cancel_post(runtime.db, post_id, now=runtime.clock())
+    assert _publish(runtime, dispatch) is None
+    assert sink.state.received_keys() == []
+    assert publication_states(runtime, post_id) == {"hook": "cancelled"}
+
+
+def test_an_edit_after_dispatch_never_publishes_the_stale_content(runtime: Runtime, sink: Sink, clock: Clock) -> None:
+    post_id = _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], text="old text", seconds=5)
+    (stale,) = _claim_due(runtime)
+    posts.edit_post(runtime.db, runtime.settings, post_id, text="new text", now=runtime.clock())
+    assert _publish(runtime, stale) is None
+    (fresh,) = _claim_due(runtime)
+    clock.advance(5)
+    assert _publish(runtime, fresh) is S.PUBLISHED
+    assert [item.body["text"] for item in sink.state.received] == ["new text"]
+    assert posts.show_post(runtime.db, post_id)["version"] == 2
+
+
+def test_retry_after_is_honoured_then_the_post_goes_out(runtime: Runtime, sink: Sink, clock: Clock) -> None:
+    post_id = _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    sink.state.script.append((429, {"Retry-After": "120"}, '{"error": "slow down"}'))
+    (dispatch,) = _claim_due(runtime)
+    assert _publish(runtime, dispatch) is S.RETRY_WAIT
+    with runtime.db.transaction() as session:
+        row = session.get(Publication, dispatch.publication_id)
+        assert row is not None
+        assert row.next_attempt_at is not None
+        assert (row.next_attempt_at - clock()).total_seconds() >= 120
+        assert "429" in (row.last_error or "")
+    clock.advance(60)
+    assert _claim_due(runtime) == []  # still waiting: 60 s + look-ahead < 120 s
+    clock.advance(61)
+    (again,) = _claim_due(runtime)
+    assert _publish(runtime, again) is S.PUBLISHED
+    assert publication_states(runtime, post_id) == {"hook": "published"}
+
+
+def test_a_permanent_refusal_fails_with_the_receivers_words(runtime: Runtime, sink: Sink) -> None:
+    post_id = _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    sink.state.script.append((422, {}, '{"error": "text mentions a banned word"}'))
+    (dispatch,) = _claim_due(runtime)
+    assert _publish(runtime, dispatch) is S.FAILED
+    (view,) = posts.show_post(runtime.db, post_id)["publications"]
+    assert "banned word" in view["last_error"]
+
+
+def test_expired_auth_needs_attention(runtime: Runtime, sink: Sink) -> None:
+    _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    sink.state.script.append((401, {}, '{"error": "token expired"}'))
+    (dispatch,) = _claim_due(runtime)
+    assert _publish(runtime, dispatch) is S.NEEDS_ATTENTION
+
+
+def test_giving_up_after_max_attempts(runtime: Runtime, sink: Sink, clock: Clock) -> None:
+    post_id = _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    sink.state.script.extend([(503, {}, "{}")] * runtime.settings.max_attempts)
+    for _ in range(runtime.settings.max_attempts):
+        (dispatch,) = _claim_due(runtime)
+        _publish(runtime, dispatch)
+        clock.advance(runtime.settings.retry_cap)
+    (view,) = posts.show_post(runtime.db, post_id)["publications"]
+    assert view["state"] == "failed"
+    assert view["last_error"].startswith(f"gave up after {runtime.settings.max_attempts} attempts")
+
+
+def test_an_ambiguous_answer_is_reconciled_by_lookup_not_by_a_second_post(
+    runtime: Runtime, sink: Sink, clock: Clock
+) -> None:
+    post_id = _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    sink.state.script.append((502, {}, '{"error": "bad gateway"}'))
+    (dispatch,) = _claim_due(runtime)
+    assert _publish(runtime, dispatch) is S.UNKNOWN
+    # the 502 came after the receiver stored nothing: lookup proves it, so it is tried again
+    ids = publications.due_for_reconcile(runtime.db, now=clock(), settings=runtime.settings)
+    assert ids == [dispatch.publication_id]
+    state = publications.reconcile(runtime.db, ids[0], runtime.adapters, settings=runtime.settings, clock=clock)
+    assert state is S.RETRY_WAIT
+    (again,) = _claim_due(runtime)
+    assert _publish(runtime, again) is S.PUBLISHED
+    assert len(sink.state.received_keys()) == 1
+    assert publication_states(runtime, post_id) == {"hook": "published"}
+
+
+def test_a_crashed_attempt_that_landed_is_adopted_without_a_second_call(
+    runtime: Runtime, sink: Sink, clock: Clock
+) -> None:
+    post_id = _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    (dispatch,) = _claim_due(runtime)
+    claimed = publications.claim(
+        runtime.db, dispatch.publication_id, dispatch.token, now=clock(), settings=runtime.settings
+    )
+    assert claimed is not None
+    # the worker sent the post, then died before recording it
+    sink.state.received.append(
+        __import__("tests.fakes.sink", fromlist=["Received"]).Received(claimed.idempotency_key, {}, 0)
+    )
+    assert publications.expire_leases(runtime.db, now=clock(), settings=runtime.settings) == []
+    clock.advance(runtime.settings.publish_lease + 1)
+    assert publications.expire_leases(runtime.db, now=clock(), settings=runtime.settings) == [dispatch.publication_id]
+    state = publications.reconcile(
+        runtime.db, dispatch.publication_id, runtime.adapters, settings=runtime.settings, clock=clock
+    )
+    assert state is S.PUBLISHED
+    assert len(sink.state.received_keys()) == 1
+    (view,) = posts.show_post(runtime.db, post_id)["publications"]
+    assert view["remote_id"] == f"sink-{claimed.idempotency_key}"
+
+
+def test_without_a_lookup_an_unknown_outcome_goes_to_a_person(runtime: Runtime, sink: Sink, clock: Clock) -> None:
+    post_id = _post(runtime, [add_webhook_channel(runtime, "hook", {"url": f"{sink.url}/post"})], seconds=5)
+    sink.state.script.append((500, {}, "{}"))
+    (dispatch,) = _claim_due(runtime)
+    assert _publish(runtime, dispatch) is S.UNKNOWN
+    state = publications.reconcile(
+        runtime.db, dispatch.publication_id, runtime.adapters, settings=runtime.settings, clock=clock
+    )
+    assert state is S.NEEDS_ATTENTION
+    assert _claim_due(runtime) == []  # never re-published on its own
+    assert "could not confirm" in posts.show_post(runtime.db, post_id)["publications"][0]["last_error"]
+
+
+def test_a_lost_message_is_re_dispatched_with_a_new_token(runtime: Runtime, sink: Sink, clock: Clock) -> None:
+    _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    (lost,) = _claim_due(runtime)
+    clock.advance(runtime.settings.lookahead + runtime.settings.queued_grace + 1)
+    (resent,) = publications.requeue_lost(runtime.db, now=clock(), settings=runtime.settings)
+    assert resent.token != lost.token
+    assert _publish(runtime, lost) is None  # the old message, should it turn up, is void
+    assert _publish(runtime, resent) is S.PUBLISHED
+    assert len(sink.state.received_keys()) == 1
+
+
+def test_a_late_success_after_the_lease_ran_out_still_counts(runtime: Runtime, sink: Sink, clock: Clock) -> None:
+    _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    (dispatch,) = _claim_due(runtime)
+    # a slow platform: the lease expires while the call is in flight, then the answer arrives
+    hold = threading.Event()
+    sink.state.hold = hold
+    result: list[PublicationState | None] = []
+    worker = threading.Thread(target=lambda: result.append(_publish(runtime, dispatch)))
+    worker.start()
+    assert sink.state.holding.wait(10)
+    with runtime.db.transaction() as session:
+        session.execute(update(Publication).values(lease_until=clock()))
+    clock.advance(1)
+    assert publications.expire_leases(runtime.db, now=clock(), settings=runtime.settings) == [dispatch.publication_id]
+    hold.set()
+    worker.join()
+    assert result == [S.PUBLISHED]

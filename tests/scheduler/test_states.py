@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from scheduler.states import ALLOWED, CANCELLABLE, PublicationState, sources_of
+
+S = PublicationState
+
+
+def test_published_is_final_and_reachable_only_through_publishing_unknown_or_a_person() -> None:
+    assert ALLOWED[S.PUBLISHED] == frozenset()
+    assert sources_of(S.PUBLISHED) == {S.PUBLISHING, S.UNKNOWN, S.NEEDS_ATTENTION}
+
+
+def test_nothing_goes_back_from_publishing_to_a_state_that_would_publish_again() -> None:
+    # a stuck or crashed attempt may only be settled by reconciliation, never re-queued blindly
+    assert S.QUEUED not in ALLOWED[S.PUBLISHING]
+    assert S.SCHEDULED not in ALLOWED[S.PUBLISHING]
+    assert S.QUEUED not in ALLOWED[S.UNKNOWN]
+
+
+def test_every_state_is_reachable_from_scheduled() -> None:
+    seen, frontier = {S.SCHEDULED}, [S.SCHEDULED]
+    while frontier:
+        for target in ALLOWED[frontier.pop()]:
+            if target not in seen:
+                seen.add(target)
+                frontier.append(target)
+    assert seen == set(S)
+
+
+def test_a_publication_being_published_cannot_be_cancelled() -> None:
+    assert S.PUBLISHING not in CANCELLABLE
+    assert S.UNKNOWN not in CANCELLABLE

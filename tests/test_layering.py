@@ -1,0 +1,37 @@
+"""The domain core imports no Celery, HTTP client or platform SDK; shells depend on it, not the reverse."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CORE = [
+    "scheduler.states",
+    "scheduler.when",
+    "scheduler.content",
+    "scheduler.ports",
+    "scheduler.posts",
+    "scheduler.publications",
+    "scheduler.dispatch",
+    "scheduler.store",
+    "media.specs",
+    "media.text",
+]
+FORBIDDEN = ["celery", "kombu", "requests", "tweepy", "typer", "fastapi", "httpx", "adapters"]
+
+
+def test_core_modules_import_no_shell_or_sdk() -> None:
+    code = (
+        "import sys\n"
+        + "".join(f"import {module}\n" for module in CORE)
+        + f"print(sorted(m for m in {FORBIDDEN!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_adapters_export_a_short_sorted_surface() -> None:
+    import adapters
+
+    assert adapters.__all__ == sorted(adapters.__all__)
+    assert all(hasattr(adapters, name) for name in adapters.__all__)
