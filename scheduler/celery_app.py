@@ -30,8 +30,9 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,  # a killed pool child re-queues instead of ack-and-lose
         worker_prefetch_multiplier=1,
         worker_eta_task_limit=1000,
-        task_time_limit=int(settings.publish_lease),
-        task_soft_time_limit=int(settings.publish_lease * 0.8),
+        # the hard limit stays inside the publish lease, so a live attempt is never declared lost
+        task_time_limit=max(1, int(settings.publish_lease * 0.8)),
+        task_soft_time_limit=max(1, int(settings.publish_lease * 0.6)),
         worker_soft_shutdown_timeout=30.0,
         worker_enable_soft_shutdown_on_idle=True,
         broker_connection_retry_on_startup=True,
@@ -39,7 +40,6 @@ def make_celery(settings: Settings) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         enable_utc=True,
-        worker_hijack_root_logger=False,
     )
     return app
 

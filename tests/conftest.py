@@ -36,15 +36,16 @@ def clock() -> Clock:
 
 
 def make_settings(data_dir: Path, database_url: str = "", **overrides: object) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        broker_url=None,
-        outbox_dir=None,
-        media_dir=None,
-        secret_key="test-secret",
-        **overrides,
-    )
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "broker_url": None,
+        "outbox_dir": None,
+        "media_dir": None,
+        "secret_key": "test-secret",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

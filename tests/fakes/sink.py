@@ -9,6 +9,7 @@ tests.fakes.sink PORT``) so that a test can kill the workers without killing the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -32,7 +33,9 @@ class SinkState:
     # next responses to give, as (status, headers, body); empty means 200
     script: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
     hold: threading.Event | None = None  # when set, POSTs wait on it before answering
+    hold_next: int | None = None  # with hold: only this many POSTs are held, later ones pass
     holding: threading.Event = field(default_factory=threading.Event)  # set while a POST is held
+    # A held POST counts as landed (True), or never lands, as if the platform dropped it (False).
     record_on_hold: bool = True
     drop_connection: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,7 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        # the client may have been killed while we held its request: that is what such a test is about
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data)
 
     def do_GET(self) -> None:
         url = urlparse(self.path)
@@ -89,13 +94,19 @@ class _Handler(BaseHTTPRequestHandler):
         if scripted is not None and scripted[0] >= 400:
             self._answer(scripted[0], scripted[2] or {"error": "scripted"}, scripted[1])
             return
-        if state.hold is not None:
+        with state.lock:
+            held = state.hold is not None and (state.hold_next is None or state.hold_next > 0)
+            if held and state.hold_next is not None:
+                state.hold_next -= 1
+        if held:
+            assert state.hold is not None
             if state.record_on_hold:
                 self._record(key, body)
             state.holding.set()
             state.hold.wait()
             if not state.record_on_hold:
-                self._record(key, body)
+                self.close_connection = True
+                return
         else:
             self._record(key, body)
         self._answer(200, {"id": f"sink-{key}", "url": f"http://sink/{key}"})
