@@ -88,6 +88,8 @@ def run_dispatcher(
             if started >= next_sweep:
                 sweep(db, send_reconcile, now=clock(), settings=settings)
                 next_sweep = started + settings.reconcile_interval
+            if settings.heartbeat_file is not None:
+                settings.heartbeat_file.touch()
         except Exception:
             # A database blip must not kill the loop: the next round picks up where this one stopped.
             log.exception("dispatcher round failed; retrying")

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     retry_base: float = 30.0
     retry_cap: float = 3600.0
 
+    heartbeat_file: Path | None = Field(None, description="Touched every dispatcher round, for health checks.")
     http_timeout: float = 30.0
     max_media_bytes: int = 1024 * 1024 * 1024
     publish_queue: str = "publish"

@@ -1,0 +1,12 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY scheduler scheduler
+COPY adapters adapters
+COPY media media
+RUN pip install --no-cache-dir '.[postgres]' \
+ && useradd --create-home crosspost \
+ && mkdir /data && chown crosspost /data
+USER crosspost
+ENV CROSSPOST_DATA_DIR=/data
+CMD ["crosspost", "--help"]
