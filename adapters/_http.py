@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +16,16 @@ from adapters.errors import OutcomeUnknown, Retryable
 USER_AGENT = "crosspost/0.1 (+https://github.com/crosspost)"
 
 
-def new_session() -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
+_local = threading.local()
+
+
+def shared_session() -> requests.Session:
+    """This thread's session: connections are kept alive across publishes, never shared across threads."""
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        _local.session = session
     return session
 
 

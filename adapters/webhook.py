@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from adapters._http import new_session, retry_after_seconds, translate_transport_errors
+from adapters._http import retry_after_seconds, shared_session, translate_transport_errors
 from adapters.base import Adapter, Prepared, PublishContext, Published
 from adapters.errors import AuthExpired, OutcomeUnknown, Permanent, Retryable
 from scheduler.content import ChannelInfo, Content
@@ -26,7 +26,7 @@ class WebhookAdapter(Adapter):
         super().__init__(channel, settings)
         self.url = str(channel.options.get("url", ""))
         self.lookup_url = channel.options.get("lookup_url")
-        self.session = new_session()
+        self.session = shared_session()
 
     @classmethod
     def option_problems(cls, options: dict[str, object]) -> list[str]:

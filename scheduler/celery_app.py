@@ -28,7 +28,7 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_acks_late=True,  # a crash mid-task means redelivery (a harmless no-op), not loss
         task_reject_on_worker_lost=True,  # a killed pool child re-queues instead of ack-and-lose
-        worker_prefetch_multiplier=1,
+        worker_prefetch_multiplier=settings.worker_prefetch,
         worker_eta_task_limit=1000,
         # the hard limit stays inside the publish lease, so a live attempt is never declared lost
         task_time_limit=max(1, int(settings.publish_lease * 0.8)),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from media.specs import SPECS
 from scheduler.content import Content, MediaItem, problems_for
@@ -232,7 +232,7 @@ def _new_publication(post: Post, channel: Channel, due: DueTime, now: datetime) 
 
 
 def _load_post(session: Session, post_id: int) -> Post:
-    post = session.get(Post, post_id)
+    post = session.get(Post, post_id, options=[selectinload(Post.publications)])
     if post is None:
         raise NotFound(f"no post with id {post_id}")
     return post
@@ -424,7 +424,7 @@ def show_post(db: Database, post_id: int) -> dict[str, Any]:
 
 def list_posts(db: Database, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     with db.transaction() as session:
-        query = select(Post).order_by(Post.id.desc()).limit(limit)
+        query = select(Post).options(selectinload(Post.publications)).order_by(Post.id.desc()).limit(limit)
         if state:
             query = query.where(Post.id.in_(select(Publication.post_id).where(Publication.state == state)))
         return [post_view(post) for post in session.scalars(query)]

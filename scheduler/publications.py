@@ -14,16 +14,20 @@ when the adapter can prove the first attempt did not land; otherwise a person de
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, literal, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from scheduler.content import ChannelInfo, Content, MediaItem
 from scheduler.credentials import decrypt_credentials
@@ -38,11 +42,18 @@ from scheduler.ports import (
 )
 from scheduler.settings import Settings
 from scheduler.states import ALLOWED, DISPATCHABLE, PublicationState
-from scheduler.store import Channel, Database, Event, Post, Publication
+from scheduler.store import Channel, Database, Event, Post, PostMedia, Publication
 
 log = logging.getLogger(__name__)
 S = PublicationState
 AdapterFactory = Callable[[ChannelInfo], Publisher]
+
+# Core tables: the hot path uses Core statements, which skip the ORM's per-statement bookkeeping.
+_PUBLICATIONS = cast(Table, Publication.__table__)
+_EVENTS = cast(Table, Event.__table__)
+_POSTS = cast(Table, Post.__table__)
+_CHANNELS = cast(Table, Channel.__table__)
+_MEDIA = cast(Table, PostMedia.__table__)
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,6 @@ def transition(
     *,
     now: datetime,
     values: dict[str, Any] | None = None,
-    where: Iterable[Any] = (),
     message: str | None = None,
     actor: str | None = None,
 ) -> list[int]:
@@ -83,43 +93,117 @@ def transition(
     Each row moves only if it is still in the state the caller read, so a concurrent change wins
     cleanly instead of being overwritten.
     """
-    moved: list[int] = []
-    by_state: dict[str, list[Any]] = {}
+    by_state: dict[str, list[int]] = {}
     for row in rows:
-        by_state.setdefault(row.state, []).append(row)
-    for state, group in by_state.items():
-        source = PublicationState(state)
-        if to not in ALLOWED[source]:
-            raise AssertionError(f"{source} -> {to} is not an allowed transition")
-        ids = [row.id for row in group]
-        statement = (
-            update(Publication)
-            .where(Publication.id.in_(ids), Publication.state == source.value, *where)
-            .values(state=to.value, updated_at=now, **(values or {}))
-            .returning(Publication.id)
-            .execution_options(synchronize_session=False)
+        by_state.setdefault(row.state, []).append(row.id)
+    moved: list[int] = []
+    for state, ids in by_state.items():
+        moved += _apply(
+            session.connection(),
+            PublicationState(state),
+            to,
+            now=now,
+            match={"id": ids},
+            values=values,
+            message=message,
+            actor=actor,
         )
-        done = set(session.scalars(statement))
-        moved.extend(done)
-        events = [
-            {
-                "at": now,
-                "kind": f"publication.{to.value}",
-                "post_id": row.post_id,
-                "publication_id": row.id,
-                "channel_id": row.channel_id,
-                "from_state": source.value,
-                "to_state": to.value,
-                "actor": actor,
-                "message": message,
-                "data": {},
-            }
-            for row in group
-            if row.id in done
-        ]
-        if events:
-            session.execute(insert(Event), events)
     return moved
+
+
+def _apply(
+    connection: Connection,
+    source: PublicationState,
+    to: PublicationState,
+    *,
+    now: datetime,
+    match: dict[str, Any],
+    values: dict[str, Any] | None = None,
+    bump_attempts: bool = False,
+    message: str | None = None,
+    actor: str | None = None,
+) -> list[int]:
+    """The guarded move itself: UPDATE ... WHERE state = source AND <match> ... RETURNING, and its events.
+
+    ``match`` maps column names to values (a list means IN). The conditional UPDATE is atomic on
+    both databases (PostgreSQL re-checks the WHERE on the locked row; SQLite runs every
+    transaction under its write lock), so no prior SELECT is needed. On PostgreSQL the move and
+    its events are one statement (a data-modifying CTE): one round trip.
+    """
+    if to not in ALLOWED[source]:
+        raise AssertionError(f"{source} -> {to} is not an allowed transition")
+    values = values or {}
+    postgres = connection.dialect.name == "postgresql"
+    statement, event_statement = _move_statements(
+        postgres,
+        source,
+        to,
+        tuple(sorted(match)),
+        tuple(isinstance(v, list) for _, v in sorted(match.items())),
+        tuple(sorted(values)),
+        bump_attempts,
+    )
+    params = {f"m_{name}": value for name, value in match.items()}
+    params |= {f"v_{name}": value for name, value in values.items()}
+    params |= {"now": now, "actor": actor, "message": message}
+    if postgres:
+        return list(connection.execute(statement, params).scalars())
+    done = connection.execute(statement, params).all()
+    if done:
+        connection.execute(
+            event_statement,
+            [{**params, "post_id": r.post_id, "publication_id": r.id, "channel_id": r.channel_id} for r in done],
+        )
+    return [row.id for row in done]
+
+
+@functools.cache
+def _move_statements(
+    postgres: bool,
+    source: PublicationState,
+    to: PublicationState,
+    match: tuple[str, ...],
+    match_is_list: tuple[bool, ...],
+    values: tuple[str, ...],
+    bump_attempts: bool,
+) -> tuple[Executable, Executable]:
+    """Build each shape of move once: statements with bind parameters, reused on every call
+    (building them anew costs more than the database round trip)."""
+    table, events = _PUBLICATIONS, _EVENTS
+    conditions = [table.c.state == source.value] + [
+        table.c[name].in_(bindparam(f"m_{name}", expanding=True))
+        if is_list
+        else table.c[name] == bindparam(f"m_{name}")
+        for name, is_list in zip(match, match_is_list, strict=True)
+    ]
+    changes: dict[str, Any] = {"state": to.value, "updated_at": bindparam("now", type_=table.c.updated_at.type)}
+    changes |= {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in values}
+    if bump_attempts:
+        changes["attempts"] = table.c.attempts + 1
+    moved = update(table).where(*conditions).values(changes).returning(table.c.id, table.c.post_id, table.c.channel_id)
+    event = {
+        "at": bindparam("now", type_=events.c.at.type),
+        "kind": literal(f"publication.{to.value}"),
+        "from_state": literal(source.value),
+        "to_state": literal(to.value),
+        "actor": bindparam("actor", type_=events.c.actor.type),
+        "message": bindparam("message", type_=events.c.message.type),
+        "data": literal({}, events.c.data.type),
+    }
+    if postgres:
+        rows = moved.cte("moved")
+        selected = select(
+            *(value.label(name) for name, value in event.items()), rows.c.post_id, rows.c.id, rows.c.channel_id
+        )
+        columns = [*event, "post_id", "publication_id", "channel_id"]
+        combined = insert(events).from_select(columns, selected).returning(events.c.publication_id).add_cte(rows)
+        return combined, combined
+    per_row: dict[str, Any] = {
+        "post_id": bindparam("post_id"),
+        "publication_id": bindparam("publication_id"),
+        "channel_id": bindparam("channel_id"),
+    }
+    return moved, insert(events).values({**event, **per_row})
 
 
 def record_event(
@@ -232,21 +316,15 @@ def claim(db: Database, publication_id: int, token: str, *, now: datetime, setti
     (which clears the token), re-dispatched, or never existed.
     """
     lease_owner = f"{settings.worker_id}/{uuid.uuid4().hex[:12]}"
-    with db.transaction() as session:
-        rows = _locked(
-            session,
-            Publication.id == publication_id,
-            Publication.state == S.QUEUED.value,
-            Publication.dispatch_token == token,
-        )
-        moved = transition(
-            session,
-            rows,
+    with db.atomic_statements() as connection:
+        moved = _apply(
+            connection,
+            S.QUEUED,
             S.PUBLISHING,
             now=now,
-            where=[Publication.dispatch_token == token],
+            match={"id": publication_id, "dispatch_token": token},
+            bump_attempts=True,
             values={
-                "attempts": Publication.attempts + 1,
                 "lease_owner": lease_owner,
                 "lease_until": now + timedelta(seconds=settings.publish_lease),
                 "dispatch_token": None,
@@ -255,16 +333,15 @@ def claim(db: Database, publication_id: int, token: str, *, now: datetime, setti
         )
         if not moved:
             return None
-        publication = session.get(Publication, publication_id)
-        assert publication is not None
-        session.refresh(publication)
+        loaded = load(connection, publication_id, settings)
+        assert loaded is not None  # the row was just claimed
         return Claim(
-            publication_id=publication.id,
+            publication_id=publication_id,
             lease_owner=lease_owner,
-            attempt=publication.attempts,
-            idempotency_key=publication.idempotency_key,
-            content=content_of(publication.post, settings),
-            channel=channel_info(publication.channel, settings),
+            attempt=loaded.attempt,
+            idempotency_key=loaded.idempotency_key,
+            content=loaded.content,
+            channel=loaded.channel,
         )
 
 
@@ -340,14 +417,28 @@ def _finish(
         changes["next_attempt_at"] = now  # reconcile at the next sweep
     # A success also counts if the lease ran out and the row was already marked unknown.
     sources = [S.PUBLISHING, S.UNKNOWN] if to is S.PUBLISHED else [S.PUBLISHING]
-    with db.transaction() as session:
-        rows = _locked(
-            session,
-            Publication.id == claimed.publication_id,
-            Publication.lease_owner == claimed.lease_owner,
-            Publication.state.in_([state.value for state in sources]),
-        )
-        moved = transition(session, rows, to, now=now, values=changes, message=error, actor=claimed.lease_owner)
+    mine = {"id": claimed.publication_id, "lease_owner": claimed.lease_owner}
+    moved: list[int] = []
+    for attempt in (1, 2):
+        try:
+            with db.atomic_statements() as connection:
+                for source in sources:
+                    moved = moved or _apply(
+                        connection,
+                        source,
+                        to,
+                        now=now,
+                        match=mine,
+                        values=changes,
+                        message=error,
+                        actor=claimed.lease_owner,
+                    )
+            break
+        except OperationalError:
+            # a dropped connection: the pool is invalidated, and the guarded write is safe to repeat
+            if attempt == 2:
+                raise
+            log.warning("publication %s: database connection lost, recording %s again", claimed.publication_id, to)
     if not moved:
         log.warning("publication %s: lease lost before recording %s", claimed.publication_id, to)
         return None
@@ -372,7 +463,6 @@ def expire_leases(db: Database, *, now: datetime, settings: Settings) -> list[in
             rows,
             S.UNKNOWN,
             now=now,
-            where=[Publication.lease_until < now],
             values={"next_attempt_at": now},
             message="the publish attempt did not report back before its lease ran out (worker died or hung)",
         )
@@ -407,18 +497,17 @@ def reconcile(
     clock: Callable[[], datetime],
 ) -> PublicationState | None:
     """Ask the platform whether an ``unknown`` publication landed, and settle it."""
-    with db.transaction() as session:
-        publication = session.get(Publication, publication_id)
-        if publication is None or publication.state != S.UNKNOWN.value:
-            return None
-        content = content_of(publication.post, settings)
-        channel = channel_info(publication.channel, settings)
-        ctx = PublishContext(
-            publication_id=publication.id,
-            idempotency_key=publication.idempotency_key,
-            attempt=publication.attempts,
-            started_at=clock(),
-        )
+    with db.atomic_statements() as connection:
+        loaded = load(connection, publication_id, settings)
+    if loaded is None or loaded.state != S.UNKNOWN:
+        return None
+    content, channel = loaded.content, loaded.channel
+    ctx = PublishContext(
+        publication_id=publication_id,
+        idempotency_key=loaded.idempotency_key,
+        attempt=loaded.attempt,
+        started_at=clock(),
+    )
     adapter = adapters(channel)
     try:
         found = adapter.lookup(adapter.prepare(content), ctx)
@@ -464,51 +553,112 @@ def _settle(
     error: str | None = None,
     message: str | None = None,
 ) -> PublicationState | None:
-    with db.transaction() as session:
-        rows = _locked(session, Publication.id == publication_id, Publication.state == S.UNKNOWN.value)
-        changes = dict(values or {})
-        if error is not None:
-            changes["last_error"] = error
-        moved = transition(session, rows, to, now=now, values=changes, message=message or error, actor="reconciler")
+    changes = dict(values or {})
+    if error is not None:
+        changes["last_error"] = error
+    with db.atomic_statements() as connection:
+        moved = _apply(
+            connection,
+            S.UNKNOWN,
+            to,
+            now=now,
+            match={"id": publication_id},
+            values=changes,
+            message=message or error,
+            actor="reconciler",
+        )
     return to if moved else None
 
 
 # -- reading rows as domain values -----------------------------------------------------------------
 
 
-def content_of(post: Post, settings: Settings) -> Content:
-    return Content(
-        post_id=post.id,
-        version=post.version,
-        text=post.text,
-        title=post.title,
-        link=post.link,
-        language=post.language,
-        media=tuple(
-            MediaItem(
-                path=settings.media_store / item.path,
-                original_name=item.original_name,
-                kind=item.kind,
-                mime=item.mime,
-                bytes=item.bytes,
-                sha256=item.sha256,
-                width=item.width,
-                height=item.height,
-                alt_text=item.alt_text,
-            )
-            for item in post.media
-        ),
+@dataclass(frozen=True)
+class Loaded:
+    state: PublicationState
+    attempt: int
+    idempotency_key: str
+    content: Content
+    channel: ChannelInfo
+
+
+@functools.cache
+def _load_statement() -> Executable:
+    publication, post, channel, media = _PUBLICATIONS, _POSTS, _CHANNELS, _MEDIA
+    return (
+        select(
+            publication.c.state,
+            publication.c.attempts,
+            publication.c.idempotency_key,
+            post,
+            channel.c.id.label("channel_id"),
+            channel.c.name.label("channel_name"),
+            channel.c.platform,
+            channel.c.timezone,
+            channel.c.language.label("channel_language"),
+            channel.c.dry_run,
+            channel.c.options,
+            channel.c.credentials,
+            media.c.path.label("media_path"),
+            media.c.original_name,
+            media.c.kind,
+            media.c.mime,
+            media.c.bytes,
+            media.c.sha256,
+            media.c.width,
+            media.c.height,
+            media.c.alt_text,
+        )
+        .join(post, post.c.id == publication.c.post_id)
+        .join(channel, channel.c.id == publication.c.channel_id)
+        .outerjoin(media, media.c.post_id == post.c.id)
+        .where(publication.c.id == bindparam("publication_id"))
+        .order_by(media.c.position)
     )
 
 
-def channel_info(channel: Channel, settings: Settings) -> ChannelInfo:
-    return ChannelInfo(
-        id=channel.id,
-        name=channel.name,
-        platform=channel.platform,
-        timezone=channel.timezone,
-        language=channel.language,
-        dry_run=channel.dry_run,
-        options=dict(channel.options or {}),
-        credentials=decrypt_credentials(channel.credentials, settings, channel.name),
+def load(connection: Connection, publication_id: int, settings: Settings) -> Loaded | None:
+    """A publication's state, content and channel in one query (the worker's hot path)."""
+    rows = connection.execute(_load_statement(), {"publication_id": publication_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    items = tuple(
+        MediaItem(
+            path=settings.media_store / row.media_path,
+            original_name=row.original_name,
+            kind=row.kind,
+            mime=row.mime,
+            bytes=row.bytes,
+            sha256=row.sha256,
+            width=row.width,
+            height=row.height,
+            alt_text=row.alt_text,
+        )
+        for row in rows
+        if row.media_path is not None
+    )
+    return Loaded(
+        state=PublicationState(first.state),
+        attempt=first.attempts,
+        idempotency_key=first.idempotency_key,
+        content=Content(
+            post_id=first.id,
+            version=first.version,
+            text=first.text,
+            title=first.title,
+            link=first.link,
+            language=first.language,
+            media=items,
+        ),
+        channel=ChannelInfo(
+            id=first.channel_id,
+            name=first.channel_name,
+            platform=first.platform,
+            timezone=first.timezone,
+            language=first.channel_language,
+            dry_run=first.dry_run,
+            options=dict(first.options or {}),
+            credentials=decrypt_credentials(first.credentials, settings, first.channel_name),
+        ),
     )

@@ -12,7 +12,11 @@ from pathlib import Path
 def test_demo_publishes_to_four_dry_run_channels(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
     result = subprocess.run(
-        [sys.executable, "-m", "scheduler.cli", "demo"], capture_output=True, text=True, cwd=tmp_path, env=env,
+        [sys.executable, "-m", "scheduler.cli", "demo"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated
@@ -98,22 +100,52 @@ def worker(
     pool: Annotated[str, typer.Option(help="prefork, threads or solo")] = "prefork",
     loglevel: Annotated[str, typer.Option()] = "INFO",
 ) -> None:
-    """Run a Celery worker that publishes what the dispatchers send."""
+    """Run a Celery worker that publishes what the dispatchers send, restarting it if it dies."""
     settings = _require_broker()
-    build_runtime(settings)  # migrate before any child process starts
-    from scheduler.celery_app import app
+    build_runtime(settings)  # migrate before any worker process starts
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "scheduler.celery_app",
+        "worker",
+        f"--concurrency={concurrency}",
+        f"--pool={pool}",
+        f"--loglevel={loglevel}",
+        f"--queues={settings.publish_queue}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    raise typer.Exit(supervise(command))
 
-    app.worker_main(
-        [
-            "worker",
-            f"--concurrency={concurrency}",
-            f"--pool={pool}",
-            f"--loglevel={loglevel}",
-            f"--queues={settings.publish_queue}",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
+
+def supervise(command: list[str], *, restart_delay: float = 2.0) -> int:
+    """Run ``command`` and start it again whenever it exits on its own with an error.
+
+    Celery workers on Redis can die on a broker reconnect (celery#8030, kombu#1552): nothing is
+    lost, since every publication waits in the database, but nothing would publish either.
+    SIGTERM and SIGINT are passed on, and end the loop.
+    """
+    log = logging.getLogger("crosspost.worker")
+    stopping = threading.Event()
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, _frame: object) -> None:
+        stopping.set()
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward)
+    while True:
+        child = subprocess.Popen(command)
+        code = child.wait()
+        if stopping.is_set() or code == 0:
+            return code
+        log.error("the Celery worker exited unexpectedly (code %s); starting it again in %.0f s", code, restart_delay)
+        if stopping.wait(restart_delay):
+            return code
 
 
 def demo(

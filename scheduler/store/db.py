@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.errors import ConfigurationError
@@ -48,7 +48,9 @@ class Database:
         elif self.dialect == "postgresql":
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
-            self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10)
+            # no pre-ping: it costs a round trip per transaction; a dropped connection fails the
+            # transaction instead, the pool is invalidated, and callers retry (see publications._finish)
+            self.engine = create_engine(parsed, echo=echo, pool_size=10)
         else:
             raise ConfigurationError(f"unsupported database {url!r}: use sqlite:///path or postgresql://user@host/db")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -58,6 +60,21 @@ class Database:
         """A session inside one transaction: committed on success, rolled back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def atomic_statements(self) -> Iterator[Connection]:
+        """A connection for work made only of single atomic statements (the worker's hot path).
+
+        On PostgreSQL it runs in autocommit: each statement is its own transaction, which saves
+        the separate BEGIN and COMMIT round trips. On SQLite (in-process, no round trips) it is an
+        ordinary BEGIN IMMEDIATE transaction.
+        """
+        if self.dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                yield connection
+        else:
+            with self.engine.begin() as connection:
+                yield connection
 
     def upgrade(self) -> None:
         """Apply every pending Alembic migration."""

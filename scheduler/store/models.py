@@ -80,9 +80,8 @@ class Post(Base):
     media: Mapped[list[PostMedia]] = relationship(
         order_by="PostMedia.position", cascade="all, delete-orphan", lazy="selectin"
     )
-    publications: Mapped[list[Publication]] = relationship(
-        back_populates="post", order_by="Publication.id", lazy="selectin"
-    )
+    # loaded on demand: the worker's hot path reads a post without its publications
+    publications: Mapped[list[Publication]] = relationship(back_populates="post", order_by="Publication.id")
 
 
 class PostMedia(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import sys
 import threading
 import time
@@ -47,6 +48,12 @@ class SinkState:
 
 class _Handler(BaseHTTPRequestHandler):
     state: SinkState
+    protocol_version = "HTTP/1.1"  # keep-alive, as real platforms allow
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes; without this, delayed ACKs stall each reply ~40 ms
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, *_: Any) -> None:
         pass
@@ -72,6 +79,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._answer(200, {"id": f"sink-{key}", "url": f"http://sink/{key}"})
             else:
                 self._answer(404, {"error": "not found"})
+        elif url.path == "/count":
+            with self.state.lock:
+                count = len(self.state.received)
+            self._answer(200, {"count": count})
         elif url.path == "/stats":
             keys = self.state.received_keys()
             with self.state.lock:

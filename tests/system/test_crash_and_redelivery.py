@@ -40,9 +40,14 @@ def _queue_posts(runtime: Runtime, channel: str, count: int, *, in_seconds: floa
     ]
 
 
-def _pool_children(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in children]
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _pool_children(supervisor: int) -> list[int]:
+    """`crosspost worker` -> the Celery main process -> its pool children."""
+    (celery_main,) = _children(supervisor)
+    return _children(celery_main)
 
 
 @pytest.mark.parametrize("landed", [True, False], ids=["request-landed", "request-lost"])
@@ -152,6 +157,7 @@ def test_redis_restarted_while_publications_are_queued(
         wait_until(lambda: set(_states(system_runtime, post_ids)) == {"queued"}, 30, "dispatch")
         private_redis.kill()
         private_redis.start()  # same port, empty: every message is gone
+        # Celery's worker may die on the reconnect (celery#8030); `crosspost worker` restarts it
         wait_until(lambda: set(_states(system_runtime, post_ids)) == {"published"}, 90, "re-dispatch")
         keys = sink.state.received_keys()
         assert len(keys) == 20

@@ -1,0 +1,374 @@
+"""Dispatch benchmark: publications due at the same moment, through the real pipeline, to a loopback sink.
+
+    python benchmarks/dispatch.py [--n 10000] [--modes embedded,redis] [--redis-url URL]
+
+For each mode it measures two phases and prints a table:
+  burst   N publications all due at the same instant T0: throughput = N / (last receipt - T0);
+  paced   publications due one after another at half the burst throughput for --paced-seconds:
+          lateness = receipt at the sink - due time (p50, p99, max).
+Duplicates and losses are counted from the sink's record of Idempotency-Key headers.
+In the same run it measures bare Celery: a no-op task on the same Redis, one prefork worker of
+concurrency 2, acks_late and prefetch 1 as crosspost's worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+from sqlalchemy import create_engine, insert, select, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scheduler import posts  # noqa: E402
+from scheduler.embedded import run_embedded  # noqa: E402
+from scheduler.runtime import Runtime, build_runtime  # noqa: E402
+from scheduler.settings import Settings  # noqa: E402
+from scheduler.store import Channel, Post, Publication  # noqa: E402
+
+
+@dataclass
+class Phase:
+    mode: str
+    phase: str
+    count: int
+    seconds: float
+    lateness: list[float]
+    duplicates: int
+    lost: int
+
+    @property
+    def throughput(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else float("nan")
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.lateness)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_sink() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tests.fakes.sink", str(port)], cwd=ROOT, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    url = process.stdout.readline().decode().strip()
+    return process, url
+
+
+def schedule(runtime: Runtime, channel: str, due_times: list[datetime]) -> dict[str, datetime]:
+    """Insert posts and publications in bulk (setup, not measured); returns idempotency key -> due."""
+    now = datetime.now(UTC)
+    keys = {str(uuid.uuid4()): due for due in due_times}
+    with runtime.db.transaction() as session:
+        channel_id = session.scalar(select(Channel.id).where(Channel.name == channel))
+        post_rows = [
+            {"text": f"benchmark {i}", "version": 1, "content_hash": "0" * 64, "created_at": now, "updated_at": now}
+            for i in range(len(keys))
+        ]
+        post_ids = list(session.scalars(insert(Post).returning(Post.id), post_rows))
+        session.execute(
+            insert(Publication),
+            [
+                {
+                    "post_id": post_id,
+                    "channel_id": channel_id,
+                    "state": "scheduled",
+                    "due_at": due,
+                    "attempts": 0,
+                    "idempotency_key": key,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for post_id, (key, due) in zip(post_ids, keys.items(), strict=True)
+            ],
+        )
+    return keys
+
+
+def measure(
+    mode: str, phase: str, sink_url: str, expected: dict[str, datetime], start: datetime, timeout: float
+) -> Phase:
+    deadline = time.monotonic() + timeout
+    target = requests.get(f"{sink_url}/count", timeout=30).json()["count"] + len(expected)
+    while time.monotonic() < deadline and requests.get(f"{sink_url}/count", timeout=30).json()["count"] < target:
+        time.sleep(0.5)
+    time.sleep(1.0)  # let a duplicate, if any, arrive before counting
+    stats: dict[str, Any] = requests.get(f"{sink_url}/stats", timeout=60).json()
+    mine = [key for key in stats["keys"] if key in expected]
+    times = {key: stats["times"][key] for key in set(mine)}
+    lateness = [times[key] - expected[key].timestamp() for key in times]
+    last = max(times.values()) if times else start.timestamp()
+    return Phase(
+        mode=mode,
+        phase=phase,
+        count=len(times),
+        seconds=last - start.timestamp(),
+        lateness=lateness,
+        duplicates=len(mine) - len(set(mine)),
+        lost=len(expected) - len(times),
+    )
+
+
+def run_phases(mode: str, runtime: Runtime, sink_url: str, n: int, paced_seconds: float, lead: float) -> list[Phase]:
+    channel = "bench"
+    posts.add_channel(
+        runtime.db,
+        runtime.settings,
+        name=channel,
+        platform="webhook",
+        now=datetime.now(UTC),
+        options={"url": f"{sink_url}/post", "lookup_url": f"{sink_url}/lookup"},
+    )
+    t0 = datetime.now(UTC) + timedelta(seconds=lead)
+    burst = measure(mode, "burst", sink_url, schedule(runtime, channel, [t0] * n), t0, timeout=600)
+    rate = max(1.0, burst.throughput / 2)
+    count = max(100, int(rate * paced_seconds))
+    t1 = datetime.now(UTC) + timedelta(seconds=lead)
+    dues = [t1 + timedelta(seconds=i / rate) for i in range(count)]
+    paced = measure(mode, f"paced {rate:.0f}/s", sink_url, schedule(runtime, channel, dues), t1, timeout=600)
+    paced.seconds = (dues[-1] - t1).total_seconds() or 1.0
+    return [burst, paced]
+
+
+def embedded_mode(n: int, sink_url: str, paced_seconds: float, workdir: Path, threads: int) -> list[Phase]:
+    settings = Settings(
+        data_dir=workdir / "embedded",
+        database_url="",
+        broker_url=None,
+        outbox_dir=None,
+        media_dir=None,
+        secret_key="bench",
+        embedded_threads=threads,
+    )
+    runtime = build_runtime(settings)
+    stop = threading.Event()
+    loop = threading.Thread(target=run_embedded, args=(runtime, stop), daemon=True)
+    loop.start()
+    try:
+        return run_phases("embedded (SQLite)", runtime, sink_url, n, paced_seconds, lead=5)
+    finally:
+        stop.set()
+        loop.join()
+        runtime.db.dispose()
+
+
+def redis_mode(
+    n: int, sink_url: str, paced_seconds: float, redis_url: str, pg_admin: str, workdir: Path, prefetch: int
+) -> list[Phase]:
+    name = f"crosspost_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    database_url = pg_admin.rsplit("/", 1)[0] + f"/{name}"
+    env = {
+        **os.environ,
+        "CROSSPOST_DATABASE_URL": database_url,
+        "CROSSPOST_BROKER_URL": redis_url,
+        "CROSSPOST_DATA_DIR": str(workdir / "redis"),
+        "CROSSPOST_SECRET_KEY": "bench",
+        "CROSSPOST_PUBLISH_QUEUE": f"bench-{uuid.uuid4().hex[:8]}",
+        "CROSSPOST_WORKER_PREFETCH": str(prefetch),
+    }
+    settings = Settings(data_dir=workdir / "redis", database_url=database_url, broker_url=redis_url, secret_key="bench")
+    runtime = build_runtime(settings)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "scheduler.cli", "worker", "-c", "2", "--loglevel", "WARNING"],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "scheduler.cli", "dispatcher"],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
+    try:
+        time.sleep(4)  # worker boot
+        label = "Redis + PostgreSQL" + (f" (prefetch {prefetch})" if prefetch != 1 else "")
+        return run_phases(label, runtime, sink_url, n, paced_seconds, lead=8)
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=60)
+        runtime.db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def bare_celery(n: int, redis_url: str) -> float:
+    queue = f"bare-{uuid.uuid4().hex[:8]}"
+    counter = f"bench:bare:{queue}"
+    env = {**os.environ, "BENCH_REDIS_URL": redis_url}
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "benchmarks.bare_celery",
+            "worker",
+            "-c",
+            "2",
+            "--pool",
+            "prefork",
+            "-Q",
+            queue,
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    sys.path.insert(0, str(ROOT))
+    os.environ["BENCH_REDIS_URL"] = redis_url
+    from benchmarks.bare_celery import noop
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        time.sleep(4)
+        started = time.perf_counter()
+        for _ in range(n):
+            noop.apply_async((counter,), queue=queue)
+        while int(client.get(counter) or 0) < n:
+            time.sleep(0.05)
+        return n / (time.perf_counter() - started)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+        client.delete(counter)
+
+
+def print_table(phases: list[Phase], bare: float | None) -> None:
+    header = [
+        "mode",
+        "phase",
+        "publications",
+        "throughput/s",
+        "vs bare Celery",
+        "p50 late",
+        "p99 late",
+        "max late",
+        "duplicates",
+        "lost",
+    ]
+    rows = [header]
+    for p in phases:
+        ratio = f"{p.throughput / bare:.0%}" if bare and p.phase == "burst" else "-"
+        rows.append(
+            [
+                p.mode,
+                p.phase,
+                str(p.count),
+                f"{p.throughput:.0f}",
+                ratio,
+                f"{p.pct(0.5):.3f} s",
+                f"{p.pct(0.99):.3f} s",
+                f"{max(p.lateness, default=float('nan')):.3f} s",
+                str(p.duplicates),
+                str(p.lost),
+            ]
+        )
+    if bare:
+        rows.append(["bare Celery no-op", "burst", "-", f"{bare:.0f}", "100%", "-", "-", "-", "-", "-"])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for index, row in enumerate(rows):
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
+        if index == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--modes", default="embedded,redis")
+    parser.add_argument("--paced-seconds", type=float, default=20.0)
+    parser.add_argument("--threads", type=int, default=4, help="embedded executor threads")
+    parser.add_argument("--redis-url", default=os.environ.get("CROSSPOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/8"))
+    parser.add_argument("--pg-admin", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument(
+        "--prefetch", type=int, nargs="+", default=[1], help="worker prefetch multipliers to measure (default 1)"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    modes = set(args.modes.split(","))
+    sink, sink_url = start_sink()
+    phases: list[Phase] = []
+    bare = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="crosspost-bench-") as tmp:
+            workdir = Path(tmp)
+            if "embedded" in modes:
+                phases += embedded_mode(args.n, sink_url, args.paced_seconds, workdir, args.threads)
+            if "redis" in modes:
+                bare = bare_celery(args.n, args.redis_url)
+                for prefetch in args.prefetch:
+                    phases += redis_mode(
+                        args.n, sink_url, args.paced_seconds, args.redis_url, args.pg_admin, workdir, prefetch
+                    )
+    finally:
+        sink.terminate()
+        sink.wait()
+    print_table(phases, bare)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "bare_celery_per_s": bare,
+                    "phases": [
+                        {
+                            "mode": p.mode,
+                            "phase": p.phase,
+                            "count": p.count,
+                            "throughput": p.throughput,
+                            "p50": p.pct(0.5),
+                            "p99": p.pct(0.99),
+                            "max": max(p.lateness, default=None),
+                            "duplicates": p.duplicates,
+                            "lost": p.lost,
+                        }
+                        for p in phases
+                    ],
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
