@@ -11,11 +11,13 @@ import hashlib
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from scheduler.content import MediaItem
 from scheduler.errors import InvalidMedia
 
 _QUICKTIME_BRANDS = {b"qt  "}
@@ -33,6 +35,16 @@ class StoredMedia:
     width: int | None
     height: int | None
     alt_text: str | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> StoredMedia:
+        """From anything with these attributes: a ``PostMedia`` row, or a query row."""
+        return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
+
+    def as_item(self, store: Path) -> MediaItem:
+        values = asdict(self)
+        values["path"] = store / self.path
+        return MediaItem(**values)
 
 
 def _hash(path: Path) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,10 @@ from scheduler.content import Content, MediaItem, problems_for
 from scheduler.credentials import encrypt_credentials
 from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, NotFound, StateConflict, UnknownChannel
 from scheduler.media_store import StoredMedia, ingest
-from scheduler.publications import record_event, transition
 from scheduler.settings import Settings
 from scheduler.states import CANCELLABLE, EDITABLE, RETRYABLE, PublicationState
 from scheduler.store import Channel, Database, Event, Post, PostMedia, Publication
+from scheduler.transitions import record_event, transition
 from scheduler.when import DueTime, get_zone, parse_due
 
 S = PublicationState
@@ -124,20 +124,7 @@ def _check_fits(content: Content, channels: Sequence[Channel]) -> None:
 
 
 def _as_items(stored: Sequence[StoredMedia], settings: Settings) -> tuple[MediaItem, ...]:
-    return tuple(
-        MediaItem(
-            path=settings.media_store / item.path,
-            original_name=item.original_name,
-            kind=item.kind,
-            mime=item.mime,
-            bytes=item.bytes,
-            sha256=item.sha256,
-            width=item.width,
-            height=item.height,
-            alt_text=item.alt_text,
-        )
-        for item in stored
-    )
+    return tuple(item.as_item(settings.media_store) for item in stored)
 
 
 def create_post(
@@ -181,21 +168,7 @@ def create_post(
             created_at=now,
             updated_at=now,
         )
-        post.media = [
-            PostMedia(
-                position=index,
-                path=item.path,
-                original_name=item.original_name,
-                sha256=item.sha256,
-                kind=item.kind,
-                mime=item.mime,
-                bytes=item.bytes,
-                width=item.width,
-                height=item.height,
-                alt_text=item.alt_text,
-            )
-            for index, item in enumerate(stored)
-        ]
+        post.media = [PostMedia(position=index, **asdict(item)) for index, item in enumerate(stored)]
         session.add(post)
         session.flush()
         record_event(session, "post.created", now=now, post_id=post.id, actor=author, data={"version": 1})
@@ -279,7 +252,7 @@ def edit_post(
             title=post.title if title is None else title,
             link=post.link if link is None else link,
             language=post.language,
-            media=_as_items([_stored_of(m) for m in post.media], settings),
+            media=_as_items([StoredMedia.from_row(m) for m in post.media], settings),
         )
         _check_fits(content, channels)
         changed = content.content_hash != post.content_hash
@@ -314,63 +287,44 @@ def edit_post(
         return post.version
 
 
-def _stored_of(item: PostMedia) -> StoredMedia:
-    return StoredMedia(
-        path=item.path,
-        original_name=item.original_name,
-        sha256=item.sha256,
-        kind=item.kind,
-        mime=item.mime,
-        bytes=item.bytes,
-        width=item.width,
-        height=item.height,
-        alt_text=item.alt_text,
-    )
-
-
 def cancel_post(
     db: Database, post_id: int, *, now: datetime, channel: str | None = None, actor: str | None = None
 ) -> list[str]:
     """Cancel what has not gone out; returns the channels cancelled."""
-    with db.transaction() as session:
-        chosen = _publications(_load_post(session, post_id), channel)
-        cancellable = [p for p in chosen if p.state in CANCELLABLE]
-        if not cancellable:
-            states = ", ".join(f"{p.channel.name} is {p.state}" for p in chosen)
-            raise StateConflict(f"nothing to cancel in post {post_id}: {states}")
-        names = {p.id: p.channel.name for p in cancellable}
-        moved = transition(
-            session,
-            cancellable,
-            S.CANCELLED,
-            now=now,
-            values={"dispatch_token": None},
-            message="cancelled",
-            actor=actor,
-        )
-        return [names[i] for i in moved]
+    values = {"dispatch_token": None}
+    return _move_post(db, post_id, channel, CANCELLABLE, S.CANCELLED, values, "cancel", now=now, actor=actor)
 
 
 def retry_post(
     db: Database, post_id: int, *, now: datetime, channel: str | None = None, actor: str | None = None
 ) -> list[str]:
     """Send failed, cancelled or needs-attention publications again, now; returns their channels."""
+    values = {"due_at": now, "attempts": 0, "next_attempt_at": None, "dispatch_token": None}
+    return _move_post(db, post_id, channel, RETRYABLE, S.SCHEDULED, values, "retry", now=now, actor=actor)
+
+
+def _move_post(
+    db: Database,
+    post_id: int,
+    channel: str | None,
+    movable: frozenset[PublicationState],
+    to: PublicationState,
+    values: dict[str, Any],
+    verb: str,
+    *,
+    now: datetime,
+    actor: str | None,
+) -> list[str]:
+    """A user's action on a post's publications (one channel, or all): those it applies to move,
+    and the channels are returned; if it applies to none, StateConflict says why."""
     with db.transaction() as session:
         chosen = _publications(_load_post(session, post_id), channel)
-        retryable = [p for p in chosen if p.state in RETRYABLE]
-        if not retryable:
+        applicable = [p for p in chosen if p.state in movable]
+        if not applicable:
             states = ", ".join(f"{p.channel.name} is {p.state}" for p in chosen)
-            raise StateConflict(f"nothing to retry in post {post_id}: {states}")
-        names = {p.id: p.channel.name for p in retryable}
-        moved = transition(
-            session,
-            retryable,
-            S.SCHEDULED,
-            now=now,
-            values={"due_at": now, "attempts": 0, "next_attempt_at": None, "dispatch_token": None},
-            message="retry requested",
-            actor=actor,
-        )
+            raise StateConflict(f"nothing to {verb} in post {post_id}: {states}")
+        names = {p.id: p.channel.name for p in applicable}
+        moved = transition(session, applicable, to, now=now, values=values, message=f"{verb} requested", actor=actor)
         return [names[i] for i in moved]
 
 

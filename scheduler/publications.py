@@ -1,8 +1,8 @@
 """Moving publications through their states (docs/scheduling.md).
 
-Everything that changes ``Publication.state`` goes through ``transition`` in this module,
-which checks the move against ``states.ALLOWED``, makes it conditional on the state the caller
-saw (so two processes can never both win), and appends the event in the same transaction.
+Every state change here goes through ``scheduler.transitions``, which checks the move against
+``states.ALLOWED``, makes it conditional on the state the caller saw (so two processes can never
+both win), and appends the event in the same statement.
 
 The rule that keeps a post from going out twice: a worker claims the row
 (queued -> publishing, conditional on the dispatch token) and commits *before* it calls the
@@ -18,20 +18,21 @@ import functools
 import logging
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, literal, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
-from scheduler.content import ChannelInfo, Content, MediaItem
+from scheduler.content import ChannelInfo, Content
 from scheduler.credentials import decrypt_credentials
 from scheduler.errors import InvalidInput
+from scheduler.media_store import StoredMedia
 from scheduler.ports import (
     AuthExpired,
     OutcomeUnknown,
@@ -41,16 +42,15 @@ from scheduler.ports import (
     Retryable,
 )
 from scheduler.settings import Settings
-from scheduler.states import ALLOWED, DISPATCHABLE, PublicationState
-from scheduler.store import Channel, Database, Event, Post, PostMedia, Publication
+from scheduler.states import DISPATCHABLE, PublicationState
+from scheduler.store import Channel, Database, Post, PostMedia, Publication
+from scheduler.transitions import PUBLICATIONS, apply, transition
 
 log = logging.getLogger(__name__)
 S = PublicationState
 AdapterFactory = Callable[[ChannelInfo], Publisher]
 
 # Core tables: the hot path uses Core statements, which skip the ORM's per-statement bookkeeping.
-_PUBLICATIONS = cast(Table, Publication.__table__)
-_EVENTS = cast(Table, Event.__table__)
 _POSTS = cast(Table, Post.__table__)
 _CHANNELS = cast(Table, Channel.__table__)
 _MEDIA = cast(Table, PostMedia.__table__)
@@ -73,165 +73,6 @@ class Claim:
     idempotency_key: str
     content: Content
     channel: ChannelInfo
-
-
-# -- the one way a state changes ---------------------------------------------------------------
-
-
-def transition(
-    session: Session,
-    rows: Sequence[Publication] | Sequence[Any],
-    to: PublicationState,
-    *,
-    now: datetime,
-    values: dict[str, Any] | None = None,
-    message: str | None = None,
-    actor: str | None = None,
-) -> list[int]:
-    """Move ``rows`` (publications as the caller read them) to ``to``; returns the ids that moved.
-
-    Each row moves only if it is still in the state the caller read, so a concurrent change wins
-    cleanly instead of being overwritten.
-    """
-    by_state: dict[str, list[int]] = {}
-    for row in rows:
-        by_state.setdefault(row.state, []).append(row.id)
-    moved: list[int] = []
-    for state, ids in by_state.items():
-        moved += _apply(
-            session.connection(),
-            PublicationState(state),
-            to,
-            now=now,
-            match={"id": ids},
-            values=values,
-            message=message,
-            actor=actor,
-        )
-    return moved
-
-
-def _apply(
-    connection: Connection,
-    source: PublicationState,
-    to: PublicationState,
-    *,
-    now: datetime,
-    match: dict[str, Any],
-    values: dict[str, Any] | None = None,
-    bump_attempts: bool = False,
-    message: str | None = None,
-    actor: str | None = None,
-) -> list[int]:
-    """The guarded move itself: UPDATE ... WHERE state = source AND <match> ... RETURNING, and its events.
-
-    ``match`` maps column names to values (a list means IN). The conditional UPDATE is atomic on
-    both databases (PostgreSQL re-checks the WHERE on the locked row; SQLite runs every
-    transaction under its write lock), so no prior SELECT is needed. On PostgreSQL the move and
-    its events are one statement (a data-modifying CTE): one round trip.
-    """
-    if to not in ALLOWED[source]:
-        raise AssertionError(f"{source} -> {to} is not an allowed transition")
-    values = values or {}
-    postgres = connection.dialect.name == "postgresql"
-    statement, event_statement = _move_statements(
-        postgres,
-        source,
-        to,
-        tuple(sorted(match)),
-        tuple(isinstance(v, list) for _, v in sorted(match.items())),
-        tuple(sorted(values)),
-        bump_attempts,
-    )
-    params = {f"m_{name}": value for name, value in match.items()}
-    params |= {f"v_{name}": value for name, value in values.items()}
-    params |= {"now": now, "actor": actor, "message": message}
-    if postgres:
-        return list(connection.execute(statement, params).scalars())
-    done = connection.execute(statement, params).all()
-    if done:
-        connection.execute(
-            event_statement,
-            [{**params, "post_id": r.post_id, "publication_id": r.id, "channel_id": r.channel_id} for r in done],
-        )
-    return [row.id for row in done]
-
-
-@functools.cache
-def _move_statements(
-    postgres: bool,
-    source: PublicationState,
-    to: PublicationState,
-    match: tuple[str, ...],
-    match_is_list: tuple[bool, ...],
-    values: tuple[str, ...],
-    bump_attempts: bool,
-) -> tuple[Executable, Executable]:
-    """Build each shape of move once: statements with bind parameters, reused on every call
-    (building them anew costs more than the database round trip)."""
-    table, events = _PUBLICATIONS, _EVENTS
-    conditions = [table.c.state == source.value] + [
-        table.c[name].in_(bindparam(f"m_{name}", expanding=True))
-        if is_list
-        else table.c[name] == bindparam(f"m_{name}")
-        for name, is_list in zip(match, match_is_list, strict=True)
-    ]
-    changes: dict[str, Any] = {"state": to.value, "updated_at": bindparam("now", type_=table.c.updated_at.type)}
-    changes |= {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in values}
-    if bump_attempts:
-        changes["attempts"] = table.c.attempts + 1
-    moved = update(table).where(*conditions).values(changes).returning(table.c.id, table.c.post_id, table.c.channel_id)
-    event = {
-        "at": bindparam("now", type_=events.c.at.type),
-        "kind": literal(f"publication.{to.value}"),
-        "from_state": literal(source.value),
-        "to_state": literal(to.value),
-        "actor": bindparam("actor", type_=events.c.actor.type),
-        "message": bindparam("message", type_=events.c.message.type),
-        "data": literal({}, events.c.data.type),
-    }
-    if postgres:
-        rows = moved.cte("moved")
-        selected = select(
-            *(value.label(name) for name, value in event.items()), rows.c.post_id, rows.c.id, rows.c.channel_id
-        )
-        columns = [*event, "post_id", "publication_id", "channel_id"]
-        combined = insert(events).from_select(columns, selected).returning(events.c.publication_id).add_cte(rows)
-        return combined, combined
-    per_row: dict[str, Any] = {
-        "post_id": bindparam("post_id"),
-        "publication_id": bindparam("publication_id"),
-        "channel_id": bindparam("channel_id"),
-    }
-    return moved, insert(events).values({**event, **per_row})
-
-
-def record_event(
-    session: Session,
-    kind: str,
-    *,
-    now: datetime,
-    post_id: int | None = None,
-    publication_id: int | None = None,
-    channel_id: int | None = None,
-    to_state: str | None = None,
-    actor: str | None = None,
-    message: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        Event(
-            at=now,
-            kind=kind,
-            post_id=post_id,
-            publication_id=publication_id,
-            channel_id=channel_id,
-            to_state=to_state,
-            actor=actor,
-            message=message,
-            data=data or {},
-        )
-    )
 
 
 def _locked(session: Session, *conditions: Any, limit: int | None = None, order: Any = None) -> list[Any]:
@@ -317,7 +158,7 @@ def claim(db: Database, publication_id: int, token: str, *, now: datetime, setti
     """
     lease_owner = f"{settings.worker_id}/{uuid.uuid4().hex[:12]}"
     with db.atomic_statements() as connection:
-        moved = _apply(
+        moved = apply(
             connection,
             S.QUEUED,
             S.PUBLISHING,
@@ -423,7 +264,7 @@ def _finish(
         try:
             with db.atomic_statements() as connection:
                 for source in sources:
-                    moved = moved or _apply(
+                    moved = moved or apply(
                         connection,
                         source,
                         to,
@@ -557,7 +398,7 @@ def _settle(
     if error is not None:
         changes["last_error"] = error
     with db.atomic_statements() as connection:
-        moved = _apply(
+        moved = apply(
             connection,
             S.UNKNOWN,
             to,
@@ -584,7 +425,7 @@ class Loaded:
 
 @functools.cache
 def _load_statement() -> Executable:
-    publication, post, channel, media = _PUBLICATIONS, _POSTS, _CHANNELS, _MEDIA
+    publication, post, channel, media = PUBLICATIONS, _POSTS, _CHANNELS, _MEDIA
     return (
         select(
             publication.c.state,
@@ -599,7 +440,7 @@ def _load_statement() -> Executable:
             channel.c.dry_run,
             channel.c.options,
             channel.c.credentials,
-            media.c.path.label("media_path"),
+            media.c.path,
             media.c.original_name,
             media.c.kind,
             media.c.mime,
@@ -623,21 +464,7 @@ def load(connection: Connection, publication_id: int, settings: Settings) -> Loa
     if not rows:
         return None
     first = rows[0]
-    items = tuple(
-        MediaItem(
-            path=settings.media_store / row.media_path,
-            original_name=row.original_name,
-            kind=row.kind,
-            mime=row.mime,
-            bytes=row.bytes,
-            sha256=row.sha256,
-            width=row.width,
-            height=row.height,
-            alt_text=row.alt_text,
-        )
-        for row in rows
-        if row.media_path is not None
-    )
+    items = tuple(StoredMedia.from_row(row).as_item(settings.media_store) for row in rows if row.path is not None)
     return Loaded(
         state=PublicationState(first.state),
         attempt=first.attempts,

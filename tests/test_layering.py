@@ -12,6 +12,7 @@ CORE = [
     "scheduler.ports",
     "scheduler.posts",
     "scheduler.publications",
+    "scheduler.transitions",
     "scheduler.dispatch",
     "scheduler.store",
     "media.specs",
