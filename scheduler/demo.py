@@ -3,6 +3,7 @@ through the whole pipeline into the outbox, then a table of what happened."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import threading
 import time
@@ -37,10 +38,10 @@ def draw_sample_image(path: Path) -> Path:
             [centre[0] - radius, centre[1] - radius, centre[0] + radius, centre[1] + radius], outline=colour, width=6
         )
     for index in range(24):
-        angle_x = (index * 97) % 800 - 400
-        angle_y = (index * 53) % 440 - 220
-        colour = (255, 200 - index * 5, 60 + index * 7)
-        draw.line([centre, (centre[0] + angle_x * 2, centre[1] + angle_y * 2)], fill=colour, width=3)
+        angle = index * 2 * math.pi / 24 + (index % 5) * 0.07
+        length = 260 + (index * 67) % 420
+        end = (centre[0] + length * math.cos(angle), centre[1] + length * math.sin(angle))
+        draw.line([centre, end], fill=(255, 200 - index * 5, 60 + index * 7), width=3)
     image = image.filter(ImageFilter.GaussianBlur(0.8))
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, "PNG")

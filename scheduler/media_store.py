@@ -1,6 +1,7 @@
 """Taking media files into the content-addressed store (``<media_dir>/<sha[:2]>/<sha><ext>``).
 
-Images are opened with Pillow to prove they are images (a text file named .jpg is refused);
+Images are decoded (``media.images.read_image``) to prove they are images (a text file named
+.jpg, a truncated file or a decompression bomb is refused);
 videos are recognised by their container signature. The media issue adds deep checks and
 renditions; this keeps broken files out of the queue from the start.
 """
@@ -10,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from media.images import read_image
 from scheduler.content import MediaItem
 from scheduler.errors import InvalidMedia
 
@@ -65,25 +66,11 @@ def _sniff_video(path: Path) -> tuple[str, str] | None:
     return None
 
 
-def _probe_image(path: Path) -> tuple[str, str, int, int]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as image:
-                image.verify()
-            with Image.open(path) as image:
-                image.load()  # verify() does not decode; a truncated file fails only here
-                fmt = image.format or "?"
-                width, height = image.size
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise InvalidMedia(f"{path.name}: refused as a decompression bomb ({exc})") from None
-        except UnidentifiedImageError:
-            raise InvalidMedia(f"{path.name}: not an image or video crosspost can read") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise InvalidMedia(f"{path.name}: the image is damaged or truncated ({exc})") from None
-    mime = Image.MIME.get(fmt, f"image/{fmt.lower()}")
-    extension = {"JPEG": ".jpg"}.get(fmt, f".{fmt.lower()}")
-    return mime, extension, width, height
+def _probe_image(path: Path, max_bytes: int) -> tuple[str, str, int, int]:
+    loaded = read_image(path, max_bytes=max_bytes)  # refuses damaged, fake and bomb files
+    mime = Image.MIME.get(loaded.format, f"image/{loaded.format.lower()}")
+    extension = {"JPEG": ".jpg"}.get(loaded.format, f".{loaded.format.lower()}")
+    return mime, extension, loaded.image.width, loaded.image.height
 
 
 def ingest(source: Path, store: Path, *, max_bytes: int, alt_text: str | None = None) -> StoredMedia:
@@ -101,7 +88,7 @@ def ingest(source: Path, store: Path, *, max_bytes: int, alt_text: str | None = 
         kind, (mime, extension) = "video", video
     else:
         kind = "image"
-        mime, extension, width, height = _probe_image(source)
+        mime, extension, width, height = _probe_image(source, max_bytes)
     sha = _hash(source)
     relative = Path(sha[:2]) / f"{sha}{extension}"
     target = store / relative

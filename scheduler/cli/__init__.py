@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from scheduler.cli import channels, posts, run
+from scheduler.cli import channels, media, posts, run
 from scheduler.cli._output import fail
 from scheduler.errors import CrosspostError, InvalidInput
 
@@ -22,6 +22,7 @@ app.add_typer(channels.app, name="channel")
 app.add_typer(posts.app, name="post")
 app.add_typer(posts.text_app, name="text")
 app.add_typer(run.db_app, name="db")
+app.add_typer(media.app, name="media")
 app.command("events")(posts.events)
 app.command("config")(run.config)
 app.command("up")(run.up)

@@ -1,0 +1,205 @@
+"""One source image in, a rendition per channel out, each checked again against the spec table.
+
+Renditions are content-addressed: the file name is a hash of the source bytes, the spec and the
+framing, so the same request never renders twice and a changed spec never reuses a stale file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from media.framing import Focus, closest_frame, crop, crop_box, find_focus, pad, scale_for
+from media.images import encode, read_image
+from media.specs import SPECS, Frame, ImageSpec
+from scheduler.errors import InvalidInput
+
+MODES = ("crop", "pad", "fit")
+ASPECT_TOLERANCE = 0.01  # 1%: rounding to whole pixels moves an aspect by less than that
+_EXTENSIONS = {"JPEG": ".jpg", "WEBP": ".webp", "PNG": ".png"}
+
+
+@dataclass(frozen=True)
+class Rendition:
+    source: str
+    channel: str
+    kind: str  # "image", or "thumbnail" for YouTube
+    path: Path
+    format: str
+    width: int
+    height: int
+    bytes: int
+    mode: str
+    focus: Focus
+    quality: int | None
+    problems: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "channel": self.channel,
+            "kind": self.kind,
+            "path": str(self.path),
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "bytes": self.bytes,
+            "mode": self.mode,
+            "focus": [round(self.focus[0], 3), round(self.focus[1], 3)],
+            "quality": self.quality,
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+        }
+
+
+def image_spec(platform: str) -> tuple[str, ImageSpec]:
+    spec = SPECS.get(platform)
+    if spec is None or (spec.image is None and spec.thumbnail is None):
+        known = sorted(name for name, entry in SPECS.items() if entry.image or entry.thumbnail)
+        raise InvalidInput(f"no image rendition for channel {platform!r}; known: {', '.join(known)}, all")
+    if spec.image is not None:
+        return "image", spec.image
+    assert spec.thumbnail is not None
+    return "thumbnail", spec.thumbnail
+
+
+def adapt_image(
+    source: Path,
+    platform: str,
+    out_dir: Path,
+    *,
+    mode: str = "crop",
+    focus: Focus | None = None,
+    background: str = "blur",
+) -> Rendition:
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}; use {', '.join(MODES)}")
+    if focus is not None and not all(0.0 <= value <= 1.0 for value in focus):
+        raise InvalidInput(f"focus {focus} must be two numbers between 0 and 1 (x, y)")
+    kind, spec = image_spec(platform)
+    loaded = read_image(source)
+    image = loaded.image
+    subject = focus if focus is not None else find_focus(image)
+    frame = closest_frame(image, spec)
+    notes = list(loaded.notes)
+    if mode == "fit":
+        low, high = spec.fit_aspect
+        aspect = image.width / image.height
+        if not low - 1e-9 <= aspect <= high + 1e-9:
+            bound = low if aspect < low else high
+            notes.append(f"aspect {aspect:.2f} is outside what {platform} shows uncropped; cropped to {bound:.2f}")
+            image = crop(image, _frame_of(bound, frame), subject, spec.focus_target)
+        frame = _frame_within(image, frame)
+    elif mode == "pad":
+        image = pad(image, frame, background)
+    else:
+        image = crop(image, frame, subject, spec.focus_target)
+    image = scale_for(image, frame, spec)
+    # rounding (and upscaling a tiny source to a platform minimum) can leave the aspect a few
+    # pixels off; trim them so the platform gets exactly its frame, or its accepted range
+    low, high = spec.fit_aspect if mode == "fit" else (frame.aspect, frame.aspect)
+    wanted = min(max(image.width / image.height, low), high)
+    image = image.crop(crop_box(image.size, wanted, (0.5, 0.5)))
+    encoded = encode(image, spec.output, spec.max_bytes)
+    digest = hashlib.sha256()
+    digest.update(source.read_bytes())
+    digest.update(repr((spec, mode, subject, background)).encode())
+    path = out_dir / f"{platform}-{kind}-{digest.hexdigest()[:20]}{_EXTENSIONS[spec.output]}"
+    _write_atomically(path, encoded.data)
+    return Rendition(
+        source=str(source),
+        channel=platform,
+        kind=kind,
+        path=path,
+        format=spec.output,
+        width=encoded.size[0],
+        height=encoded.size[1],
+        bytes=len(encoded.data),
+        mode=mode,
+        focus=subject,
+        quality=encoded.quality,
+        problems=tuple(check_rendition(path, spec, mode)),
+        notes=tuple(notes),
+    )
+
+
+def _frame_of(aspect: float, like: Frame) -> Frame:
+    return Frame(width=round(like.height * aspect), height=like.height)
+
+
+def _frame_within(image: Image.Image, frame: Frame) -> Frame:
+    """Keep the image's own aspect, bounded by the frame's longer side."""
+    longest = max(frame.width, frame.height)
+    factor = min(1.0, longest / max(image.width, image.height))
+    return Frame(width=max(1, round(image.width * factor)), height=max(1, round(image.height * factor)))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as staging:
+        staging.write(data)
+    os.replace(staging.name, path)
+
+
+def check_rendition(path: Path, spec: ImageSpec, mode: str) -> list[str]:
+    """Re-open a rendition and list every way it breaks ``spec``; empty when it complies."""
+    problems: list[str] = []
+    size = path.stat().st_size
+    with Image.open(path) as image:
+        width, height = image.size
+        if image.format != spec.output:
+            problems.append(f"format {image.format}, expected {spec.output}")
+        if image.mode not in ("RGB", "L"):
+            problems.append(f"colour mode {image.mode}, expected RGB")
+        if len(image.getexif()) or image.info.get("icc_profile") or image.info.get("xmp"):
+            problems.append("metadata left in the file (EXIF, ICC or XMP)")
+    if size > spec.max_bytes:
+        problems.append(f"{size} bytes, over the limit of {spec.max_bytes}")
+    if spec.max_pixels and width * height > spec.max_pixels:
+        problems.append(f"{width * height} pixels, over the limit of {spec.max_pixels}")
+    if spec.max_side and max(width, height) > spec.max_side:
+        problems.append(f"{max(width, height)} px on the long side, over {spec.max_side}")
+    if width < spec.min_width:
+        problems.append(f"{width} px wide, under the minimum of {spec.min_width}")
+    aspect = width / height
+    # whole pixels move a tiny image's aspect by up to about 1/min(side)
+    tolerance = max(ASPECT_TOLERANCE, 1 / min(width, height))
+    if mode == "fit":
+        low, high = spec.fit_aspect
+        if not low * (1 - tolerance) <= aspect <= high * (1 + tolerance):
+            problems.append(f"aspect {aspect:.3f} outside {low:.3f}-{high:.3f}")
+    elif not any(abs(aspect / frame.aspect - 1) <= tolerance for frame in spec.frames):
+        wanted = ", ".join(f"{frame.width}:{frame.height}" for frame in spec.frames)
+        problems.append(f"aspect {aspect:.3f} is not one of {wanted}")
+    return problems
+
+
+def contact_sheet(renditions: list[Rendition], path: Path, *, row_height: int = 240) -> Path:
+    """All renditions side by side, labelled, for a person to look at."""
+    columns, margin, label_height = 4, 10, 36
+    cell_w, cell_h = row_height * 16 // 9, row_height + label_height
+    rows = max(1, -(-len(renditions) // columns))
+    sheet = Image.new("RGB", (margin + columns * (cell_w + margin), margin + rows * (cell_h + margin)), (250, 250, 250))
+    draw = ImageDraw.Draw(sheet)
+    for index, rendition in enumerate(renditions):
+        x = margin + (index % columns) * (cell_w + margin)
+        y = margin + (index // columns) * (cell_h + margin)
+        with Image.open(rendition.path) as image:
+            tile = image.convert("RGB")
+        tile.thumbnail((cell_w, row_height))
+        sheet.paste(tile, (x, y))
+        label = (
+            f"{rendition.channel} {rendition.kind} {rendition.width}x{rendition.height} {rendition.bytes // 1024} KB"
+        )
+        draw.text((x, y + row_height + 4), label, fill=(20, 20, 20))
+        if rendition.problems:
+            draw.text((x, y + row_height + 18), "; ".join(rendition.problems)[:70], fill=(200, 0, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, "PNG")
+    return path

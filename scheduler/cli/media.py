@@ -1,0 +1,89 @@
+"""`crosspost media adapt|specs`."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from media.renditions import MODES, adapt_image, contact_sheet, image_spec
+from media.specs import SPECS
+from scheduler.cli._output import print_json, print_table
+from scheduler.errors import InvalidInput
+
+app = typer.Typer(help="Media adaptation: one file in, a rendition per channel out.", no_args_is_help=True)
+CHANNELS = ("x", "linkedin", "tiktok", "youtube")
+
+
+def _focus(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        x, y = (float(part) for part in text.split(","))
+    except ValueError:
+        raise InvalidInput(f"--focus {text!r}: write it as X,Y with numbers between 0 and 1, e.g. 0.3,0.4") from None
+    return (x, y)
+
+
+@app.command("adapt")
+def adapt(
+    files: Annotated[list[Path], typer.Argument(help="Image files")],
+    out: Annotated[Path, typer.Option(help="Where to write the renditions")],
+    channel: Annotated[str, typer.Option(help="x, linkedin, tiktok, youtube or all")] = "all",
+    mode: Annotated[str, typer.Option(help="crop, pad or fit")] = "crop",
+    focus: Annotated[
+        str | None, typer.Option(help="Subject position X,Y in 0..1 (default: found automatically)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    sheet: Annotated[bool, typer.Option("--sheet", help="Also write a contact sheet PNG")] = False,
+) -> None:
+    """Render each file for each channel; exits non-zero if any file cannot be used."""
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}; use {', '.join(MODES)}")
+    channels = CHANNELS if channel == "all" else (channel,)
+    for name in channels:
+        image_spec(name)  # refuses an unknown channel before any work
+    point = _focus(focus)
+    renditions = [adapt_image(path, name, out, mode=mode, focus=point) for path in files for name in channels]
+    if sheet:
+        print(f"contact sheet: {contact_sheet(renditions, out / 'contact-sheet.png')}", file=sys.stderr)
+    if as_json:
+        print_json([rendition.as_dict() for rendition in renditions])
+        return
+    rows = [
+        [
+            Path(r.source).name,
+            r.channel,
+            r.kind,
+            f"{r.width}x{r.height}",
+            r.format,
+            r.bytes,
+            "; ".join(r.problems) or "ok",
+        ]
+        for r in renditions
+    ]
+    print_table(["source", "channel", "kind", "size", "format", "bytes", "problems"], rows)
+
+
+@app.command("specs")
+def specs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print what each platform accepts (the one table adapters and validation read)."""
+    table = {name: asdict(spec) for name, spec in SPECS.items()}
+    if as_json:
+        print_json(table)
+        return
+    rows = []
+    for name, spec in SPECS.items():
+        for kind in ("image", "thumbnail", "video"):
+            entry = getattr(spec, kind)
+            if entry is None:
+                continue
+            frames = getattr(entry, "frames", None) or (entry.frame,)
+            sizes = ", ".join(f"{frame.width}x{frame.height}" for frame in frames)
+            formats = ",".join(getattr(entry, "inputs", ()) or entry.containers)
+            rows.append([name, kind, formats, f"{entry.max_bytes / 1024 / 1024:g} MB", sizes])
+        rows.append([name, "text", spec.text.counting.value, f"{spec.text.max_length} max", spec.text.field])
+    print_table(["platform", "kind", "formats / counting", "limit", "renders at"], rows)
