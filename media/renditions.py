@@ -6,6 +6,7 @@ framing, so the same request never renders twice and a changed spec never reuses
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import tempfile
@@ -16,8 +17,9 @@ from PIL import Image, ImageDraw
 
 from media.framing import Focus, closest_frame, crop, crop_box, find_focus, pad, scale_for
 from media.images import encode, read_image
-from media.specs import SPECS, Frame, ImageSpec
-from scheduler.errors import InvalidInput
+from media.specs import SPECS, Frame, ImageSpec, VideoSpec
+from media.video import check_video, frame_at, still_video, transcode
+from scheduler.errors import InvalidInput, InvalidMedia
 
 MODES = ("crop", "pad", "fit")
 ASPECT_TOLERANCE = 0.01  # 1%: rounding to whole pixels moves an aspect by less than that
@@ -39,6 +41,8 @@ class Rendition:
     quality: int | None
     problems: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    duration: float | None = None
+    fps: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -55,6 +59,8 @@ class Rendition:
             "quality": self.quality,
             "problems": list(self.problems),
             "notes": list(self.notes),
+            "duration": self.duration,
+            "fps": self.fps,
         }
 
 
@@ -107,10 +113,7 @@ def adapt_image(
     wanted = min(max(image.width / image.height, low), high)
     image = image.crop(crop_box(image.size, wanted, (0.5, 0.5)))
     encoded = encode(image, spec.output, spec.max_bytes)
-    digest = hashlib.sha256()
-    digest.update(source.read_bytes())
-    digest.update(repr((spec, mode, subject, background)).encode())
-    path = out_dir / f"{platform}-{kind}-{digest.hexdigest()[:20]}{_EXTENSIONS[spec.output]}"
+    path = out_dir / f"{platform}-{kind}-{_digest(source, (spec, mode, subject, background))}{_EXTENSIONS[spec.output]}"
     _write_atomically(path, encoded.data)
     return Rendition(
         source=str(source),
@@ -127,6 +130,131 @@ def adapt_image(
         problems=tuple(check_rendition(path, spec, mode)),
         notes=tuple(notes),
     )
+
+
+def is_video(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(12)
+    return head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3")  # MP4/MOV, or WebM/Matroska
+
+
+def adapt(
+    source: Path,
+    platform: str,
+    out_dir: Path,
+    *,
+    mode: str = "crop",
+    focus: Focus | None = None,
+    allow_trim: bool = False,
+) -> list[Rendition]:
+    """Every rendition ``platform`` needs from ``source``: the image, or the video with its cover
+    and (YouTube) thumbnail, or (YouTube, given an image) a still video and a thumbnail."""
+    if not source.is_file():
+        raise InvalidMedia(f"{source}: no such file")
+    spec = SPECS.get(platform)
+    if spec is None:
+        image_spec(platform)  # raises, listing the known channels
+    assert spec is not None
+    if not is_video(source):
+        renditions = [adapt_image(source, platform, out_dir, mode=mode, focus=focus)]
+        if spec.media.image_becomes_video and spec.video is not None:
+            renditions.append(_still(renditions[0], source, platform, spec.video, out_dir))
+        return renditions
+    if spec.video is None:
+        raise InvalidInput(f"{platform} takes no video")
+    return _adapt_video(source, platform, spec.video, out_dir, mode=mode, focus=focus, allow_trim=allow_trim)
+
+
+def _adapt_video(
+    source: Path,
+    platform: str,
+    spec: VideoSpec,
+    out_dir: Path,
+    *,
+    mode: str,
+    focus: Focus | None,
+    allow_trim: bool,
+) -> list[Rendition]:
+    digest = _digest(source, (spec, mode, focus, allow_trim))
+    path = out_dir / f"{platform}-video-{digest}.mp4"
+    label = SPECS[platform].label
+    video = transcode(source, spec, path, mode=mode, focus=focus, allow_trim=allow_trim, label=label)
+    notes = [f"trimmed to {spec.duration[1]:g} s"] if video.trimmed else []
+    renditions = [
+        Rendition(
+            source=str(source),
+            channel=platform,
+            kind="video",
+            path=path,
+            format="MP4",
+            width=video.width,
+            height=video.height,
+            bytes=video.bytes,
+            mode=mode,
+            focus=video.focus,
+            quality=None,
+            problems=tuple(check_video(path, spec, mode)),
+            notes=tuple(notes),
+            duration=video.duration,
+            fps=video.fps,
+        )
+    ]
+    cover = frame_at(path, video.duration / 3)
+    if cover is not None:
+        cover_path = out_dir / f"{platform}-cover-{digest}.jpg"
+        encoded = encode(cover, "JPEG", 5 * 1024 * 1024)
+        _write_atomically(cover_path, encoded.data)
+        renditions.append(
+            Rendition(
+                source=str(source),
+                channel=platform,
+                kind="cover",
+                path=cover_path,
+                format="JPEG",
+                width=encoded.size[0],
+                height=encoded.size[1],
+                bytes=len(encoded.data),
+                mode=mode,
+                focus=video.focus,
+                quality=encoded.quality,
+                problems=(),
+            )
+        )
+        if SPECS[platform].thumbnail is not None:
+            thumbnail = adapt_image(cover_path, platform, out_dir, mode="crop")
+            renditions.append(dataclasses.replace(thumbnail, source=str(source)))
+    return renditions
+
+
+def _still(thumbnail: Rendition, source: Path, platform: str, spec: VideoSpec, out_dir: Path) -> Rendition:
+    path = out_dir / f"{platform}-still-{_digest(source, (spec,))}.mp4"
+    video = still_video(source, spec, path)
+    return Rendition(
+        source=str(source),
+        channel=platform,
+        kind="video",
+        path=path,
+        format="MP4",
+        width=video.width,
+        height=video.height,
+        bytes=video.bytes,
+        mode="pad",
+        focus=thumbnail.focus,
+        quality=None,
+        problems=tuple(check_video(path, spec, "pad")),
+        notes=("a still video made from the image",),
+        duration=video.duration,
+        fps=video.fps,
+    )
+
+
+def _digest(source: Path, recipe: object) -> str:
+    digest = hashlib.sha256()
+    with source.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    digest.update(repr(recipe).encode())
+    return digest.hexdigest()[:20]
 
 
 def _frame_of(aspect: float, like: Frame) -> Frame:
@@ -190,8 +318,12 @@ def contact_sheet(renditions: list[Rendition], path: Path, *, row_height: int = 
     for index, rendition in enumerate(renditions):
         x = margin + (index % columns) * (cell_w + margin)
         y = margin + (index // columns) * (cell_h + margin)
-        with Image.open(rendition.path) as image:
-            tile = image.convert("RGB")
+        if rendition.format == "MP4":
+            still = frame_at(rendition.path, (rendition.duration or 0) / 3)
+            tile = still if still is not None else Image.new("RGB", (16, 9))
+        else:
+            with Image.open(rendition.path) as image:
+                tile = image.convert("RGB")
         tile.thumbnail((cell_w, row_height))
         sheet.paste(tile, (x, y))
         label = (

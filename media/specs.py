@@ -72,6 +72,7 @@ class VideoSpec:
     max_size: tuple[int, int] | None  # (width, height) bounding box
     aspect: tuple[float, float]
     frame: Frame  # recommended rendition
+    min_side: int = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +115,7 @@ SPECS: dict[str, ChannelSpec] = {
             max_size=(1280, 1024),  # 32x32 - 1280x1024 [X3]
             aspect=(1 / 3, 3.0),  # 1:3 - 3:1 [X3]
             frame=Frame(width=1280, height=720),  # recommended landscape [X3]
+            min_side=32,  # [X3]
         ),
     ),
     "linkedin": ChannelSpec(
@@ -172,6 +174,7 @@ SPECS: dict[str, ChannelSpec] = {
             max_size=(4096, 4096),  # 360 - 4096 px per side [TK4]
             aspect=(9 / 16, 16 / 9),
             frame=Frame(width=1080, height=1920),
+            min_side=360,  # [TK4]
         ),
     ),
     "youtube": ChannelSpec(

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from media.renditions import MODES, adapt_image, contact_sheet, image_spec
+from media import renditions as rendering
+from media.renditions import MODES, contact_sheet, image_spec
 from media.specs import SPECS
 from scheduler.cli._output import print_json, print_table
 from scheduler.errors import InvalidInput
@@ -30,7 +31,7 @@ def _focus(text: str | None) -> tuple[float, float] | None:
 
 @app.command("adapt")
 def adapt(
-    files: Annotated[list[Path], typer.Argument(help="Image files")],
+    files: Annotated[list[Path], typer.Argument(help="Image or video files")],
     out: Annotated[Path, typer.Option(help="Where to write the renditions")],
     channel: Annotated[str, typer.Option(help="x, linkedin, tiktok, youtube or all")] = "all",
     mode: Annotated[str, typer.Option(help="crop, pad or fit")] = "crop",
@@ -39,15 +40,21 @@ def adapt(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     sheet: Annotated[bool, typer.Option("--sheet", help="Also write a contact sheet PNG")] = False,
+    trim: Annotated[bool, typer.Option("--trim", help="Cut videos longer than a channel allows")] = False,
 ) -> None:
-    """Render each file for each channel; exits non-zero if any file cannot be used."""
+    """Render each image or video for each channel; exits non-zero if any file cannot be used."""
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode!r}; use {', '.join(MODES)}")
     channels = CHANNELS if channel == "all" else (channel,)
     for name in channels:
         image_spec(name)  # refuses an unknown channel before any work
     point = _focus(focus)
-    renditions = [adapt_image(path, name, out, mode=mode, focus=point) for path in files for name in channels]
+    renditions = [
+        rendition
+        for path in files
+        for name in channels
+        for rendition in rendering.adapt(path, name, out, mode=mode, focus=point, allow_trim=trim)
+    ]
     if sheet:
         print(f"contact sheet: {contact_sheet(renditions, out / 'contact-sheet.png')}", file=sys.stderr)
     if as_json:

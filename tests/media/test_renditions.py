@@ -229,8 +229,9 @@ def test_cli_adapt_json_and_sheet(inputs: dict[str, Path], tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     renditions = json.loads(result.stdout)
-    assert len(renditions) == 8
+    assert len(renditions) == 10  # 2 files x 4 channels, plus a still video per file for YouTube
     assert {r["channel"] for r in renditions} == set(CHANNELS)
+    assert sum(r["kind"] == "video" for r in renditions) == 2
     for rendition in renditions:
         assert {
             "source",

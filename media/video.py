@@ -1,0 +1,336 @@
+"""Video for each channel with PyAV: probe, then one pass of decode -> filter -> encode.
+
+Scaling, cropping, padding and frame-rate conversion run in an FFmpeg filter graph (C code, the
+same filters the ffmpeg command line uses); the output is H.264 High in yuv420p with a closed
+GOP, AAC-LC audio, and the moov atom first (faststart) so platforms can start processing before
+the whole file arrives. The bitrate is the channel's recommendation, lowered when the size limit
+needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.audio.fifo
+from PIL import Image
+
+from media.framing import Focus, crop_box, find_focus
+from media.specs import VideoSpec
+from scheduler.errors import InvalidMedia
+
+AUDIO_RATE = 48_000
+AUDIO_BITRATE = 128_000
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    duration: float
+    codec: str
+    pix_fmt: str | None
+    has_audio: bool
+
+
+def probe(path: Path) -> VideoInfo:
+    """What a video file holds, or InvalidMedia naming the file and the problem."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InvalidMedia(f"{path.name}: no video stream")
+            stream = container.streams.video[0]
+            duration = 0.0
+            if container.duration:
+                duration = container.duration / av.time_base
+            elif stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            rate = stream.average_rate or stream.guessed_rate or 0
+            return VideoInfo(
+                width=stream.codec_context.width,
+                height=stream.codec_context.height,
+                fps=float(rate),
+                duration=duration,
+                codec=stream.codec_context.name,
+                pix_fmt=stream.codec_context.pix_fmt,
+                has_audio=bool(container.streams.audio),
+            )
+    except InvalidMedia:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise InvalidMedia(f"{path.name}: not a video crosspost can read ({exc})") from None
+
+
+def _even(value: float) -> int:
+    return max(2, int(value) // 2 * 2)
+
+
+@dataclass(frozen=True)
+class VideoRendition:
+    path: Path
+    width: int
+    height: int
+    fps: float
+    duration: float
+    bytes: int
+    bitrate: int
+    trimmed: bool
+    focus: Focus = (0.5, 0.5)
+
+
+def transcode(
+    source: Path,
+    spec: VideoSpec,
+    out: Path,
+    *,
+    mode: str = "crop",
+    focus: Focus | None = None,
+    allow_trim: bool = False,
+    label: str = "this channel",
+) -> VideoRendition:
+    info = probe(source)
+    low, high = spec.duration
+    if info.duration > high and not allow_trim:
+        raise InvalidMedia(
+            f"{source.name}: the clip is {info.duration:.1f} s, {label} takes at most {high:g} s; "
+            "allow trimming (--trim) to cut it there"
+        )
+    if info.duration < low:
+        raise InvalidMedia(f"{source.name}: the clip is {info.duration:.1f} s, {label} needs at least {low:g} s")
+    duration = min(info.duration, high)
+    fps = min(max(info.fps or 30.0, spec.fps[0]), spec.fps[1])
+    target = spec.frame
+    if mode == "fit" and spec.aspect[0] <= info.width / info.height <= spec.aspect[1]:
+        aspect = info.width / info.height
+    else:
+        aspect = target.aspect
+    chain: list[tuple[str, str]] = []
+    subject = focus or (0.5, 0.5)
+    if mode == "pad":
+        scale = min(1.0, target.width / info.width, target.height / info.height)
+        inner_w, inner_h = _even(info.width * scale), _even(info.height * scale)
+        width, height = _even(max(inner_w, inner_h * aspect)), _even(max(inner_h, inner_w / aspect))
+        chain += [("scale", f"{inner_w}:{inner_h}"), ("pad", f"{width}:{height}:(ow-iw)/2:(oh-ih)/2:black")]
+    else:
+        subject = focus or _focus_of(source, info)  # from a real frame, not a blind centre
+        left, top, right, bottom = crop_box((info.width, info.height), aspect, subject)
+        crop_w, crop_h = right - left, bottom - top
+        scale = min(1.0, max(target.width, target.height) / max(crop_w, crop_h))
+        scale = max(scale, spec.min_side / min(crop_w, crop_h))  # upscale only to a platform minimum
+        if spec.max_size:
+            scale = min(scale, spec.max_size[0] / crop_w, spec.max_size[1] / crop_h)
+        width, height = _even(crop_w * scale), _even(crop_h * scale)
+        chain += [("crop", f"{crop_w}:{crop_h}:{left}:{top}"), ("scale", f"{width}:{height}:flags=bicubic")]
+    chain += [("fps", f"{fps:g}"), ("format", "yuv420p")]
+
+    # the size limit bounds the bitrate: 90% of the budget, the rest for audio and the container
+    recommended = 8_000_000 if max(width, height) >= 1920 else 5_000_000
+    budget = int(spec.max_bytes * 8 * 0.9 / max(duration, 0.1)) - (AUDIO_BITRATE if info.has_audio else 0)
+    bitrate = max(200_000, min(recommended, budget))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkstemp(dir=out.parent, suffix=".mp4")[1])
+    try:
+        _encode(source, staging, chain, fps, width, height, bitrate, duration, info.has_audio)
+        os.replace(staging, out)
+    except (av.FFmpegError, OSError) as exc:
+        raise InvalidMedia(f"{source.name}: could not transcode ({exc})") from None
+    finally:
+        staging.unlink(missing_ok=True)
+    result = probe(out)
+    return VideoRendition(
+        path=out,
+        width=result.width,
+        height=result.height,
+        fps=result.fps,
+        duration=result.duration,
+        bytes=out.stat().st_size,
+        bitrate=bitrate,
+        trimmed=info.duration > high,
+        focus=subject,
+    )
+
+
+def _focus_of(source: Path, info: VideoInfo) -> Focus:
+    """The subject's position, from a frame a third of the way in."""
+    image = frame_at(source, info.duration / 3)
+    return find_focus(image) if image is not None else (0.5, 0.5)
+
+
+def frame_at(source: Path, seconds: float) -> Image.Image | None:
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            if frame.time is not None and frame.time >= seconds:
+                image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
+                return image
+    return None
+
+
+def _encode(
+    source: Path,
+    target: Path,
+    chain: list[tuple[str, str]],
+    fps: float,
+    width: int,
+    height: int,
+    bitrate: int,
+    duration: float,
+    with_audio: bool,
+) -> None:
+    rate = Fraction(fps).limit_denominator(1001)
+    with (
+        av.open(str(source)) as inp,
+        av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+    ):
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        vout = out.add_stream("libx264", rate=rate)
+        vout.width, vout.height, vout.pix_fmt, vout.bit_rate = width, height, "yuv420p", bitrate
+        gop = max(1, round(fps / 2))  # closed GOP of half the frame rate, as YouTube recommends
+        kbps = bitrate // 1000
+        vout.options = {
+            "preset": "veryfast",
+            "profile": "high",
+            "g": str(gop),
+            "bf": "2",
+            "x264-params": f"open-gop=0:vbv-maxrate={kbps}:vbv-bufsize={kbps * 2}",
+        }
+        graph = av.filter.Graph()
+        nodes = [graph.add_buffer(template=vin)]
+        nodes += [graph.add(name, args) for name, args in chain]
+        nodes.append(graph.add("buffersink"))
+        graph.link_nodes(*nodes).configure()
+
+        ain = inp.streams.audio[0] if with_audio and inp.streams.audio else None
+        aout = resampler = fifo = None
+        if ain is not None:
+            aout = out.add_stream("aac", rate=AUDIO_RATE)
+            aout.layout, aout.bit_rate = "stereo", AUDIO_BITRATE
+            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+            fifo = av.audio.fifo.AudioFifo()
+
+        written = 0
+
+        def drain_video(final: bool = False) -> None:
+            nonlocal written
+            while True:
+                try:
+                    frame = graph.pull()
+                except (av.error.BlockingIOError, av.error.EOFError):
+                    break
+                assert isinstance(frame, av.VideoFrame)
+                frame.pts, frame.time_base = written, 1 / rate
+                written += 1
+                out.mux(vout.encode(frame))
+            if final:
+                out.mux(vout.encode(None))
+
+        streams = [vin] + ([ain] if ain is not None else [])
+        for packet in inp.demux(*streams):
+            for frame in packet.decode():
+                if not isinstance(frame, av.VideoFrame | av.AudioFrame):
+                    continue
+                if frame.time is not None and frame.time >= duration:
+                    continue  # past the trim point
+                if isinstance(frame, av.VideoFrame):
+                    graph.push(frame)
+                    drain_video()
+                elif aout and resampler and fifo is not None:
+                    frame.pts = None
+                    for resampled in resampler.resample(frame):
+                        fifo.write(resampled)
+                    while fifo.samples >= aout.codec_context.frame_size:
+                        out.mux(aout.encode(fifo.read(aout.codec_context.frame_size)))
+        graph.push(None)
+        drain_video(final=True)
+        if aout is not None and fifo is not None:
+            if fifo.samples:
+                out.mux(aout.encode(fifo.read()))
+            out.mux(aout.encode(None))
+
+
+def still_video(image_path: Path, spec: VideoSpec, out: Path, *, seconds: float = 6.0) -> VideoRendition:
+    """A still video from an image, for a video-only channel (YouTube) given only an image."""
+    with Image.open(image_path) as source:
+        image = source.convert("RGB")
+    target = spec.frame
+    canvas = Image.new("RGB", (target.width, target.height), (0, 0, 0))
+    image.thumbnail((target.width, target.height))
+    canvas.paste(image, ((target.width - image.width) // 2, (target.height - image.height) // 2))
+    fps = Fraction(max(spec.fps[0], 24))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = target.width, target.height, "yuv420p"
+        stream.options = {"preset": "veryfast", "profile": "high", "g": str(int(fps) // 2), "x264-params": "open-gop=0"}
+        frame = av.VideoFrame.from_image(canvas).reformat(format="yuv420p")  # type: ignore[no-untyped-call]
+        for index in range(int(seconds * fps)):
+            frame.pts, frame.time_base = index, 1 / fps
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    info = probe(out)
+    return VideoRendition(
+        path=out,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        duration=info.duration,
+        bytes=out.stat().st_size,
+        bitrate=0,
+        trimmed=False,
+    )
+
+
+def moov_first(path: Path) -> bool:
+    """True when the MP4's index (moov) comes before its media data (mdat): faststart."""
+    with path.open("rb") as handle:
+        while header := handle.read(8):
+            if len(header) < 8:
+                return False
+            size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if kind == b"moov":
+                return True
+            if kind == b"mdat":
+                return False
+            if size == 1:
+                size = int.from_bytes(handle.read(8), "big") - 8
+            if size < 8:
+                return False
+            handle.seek(size - 8, os.SEEK_CUR)
+    return False
+
+
+def check_video(path: Path, spec: VideoSpec, mode: str, *, tolerance: float = 0.02) -> list[str]:
+    """Re-probe a rendition and list every way it breaks ``spec``; empty when it complies."""
+    info = probe(path)
+    problems = []
+    if info.codec != "h264":
+        problems.append(f"codec {info.codec}, expected h264")
+    if info.pix_fmt != "yuv420p":
+        problems.append(f"pixel format {info.pix_fmt}, expected yuv420p")
+    if not spec.fps[0] - 0.01 <= info.fps <= spec.fps[1] + 0.01:
+        problems.append(f"{info.fps:g} fps outside {spec.fps[0]:g}-{spec.fps[1]:g}")
+    if not spec.duration[0] <= info.duration <= spec.duration[1] + 0.1:
+        problems.append(f"{info.duration:.1f} s outside {spec.duration[0]:g}-{spec.duration[1]:g} s")
+    if spec.max_size and (info.width > spec.max_size[0] or info.height > spec.max_size[1]):
+        problems.append(f"{info.width}x{info.height} larger than {spec.max_size[0]}x{spec.max_size[1]}")
+    if min(info.width, info.height) < spec.min_side:
+        problems.append(f"{info.width}x{info.height} has a side under {spec.min_side} px")
+    aspect = info.width / info.height
+    slack = max(tolerance, 2 / min(info.width, info.height))  # even dimensions round by up to 2 px
+    if mode == "fit":
+        if not spec.aspect[0] * (1 - slack) <= aspect <= spec.aspect[1] * (1 + slack):
+            problems.append(f"aspect {aspect:.3f} outside {spec.aspect[0]:.3f}-{spec.aspect[1]:.3f}")
+    elif abs(aspect / spec.frame.aspect - 1) > slack:
+        problems.append(f"aspect {aspect:.3f}, expected {spec.frame.width}:{spec.frame.height}")
+    size = path.stat().st_size
+    if size > spec.max_bytes:
+        problems.append(f"{size} bytes, over the limit of {spec.max_bytes}")
+    if not moov_first(path):
+        problems.append("the moov atom is not at the start (not faststart)")
+    return problems

@@ -1,0 +1,134 @@
+"""Video renditions: clips generated here with PyAV, every output probed back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+from media.renditions import adapt
+from media.specs import SPECS
+from media.video import moov_first, probe
+from scheduler.errors import InvalidMedia
+from tests.media.clips import make_clip
+
+CHANNELS = ["x", "linkedin", "tiktok", "youtube"]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "60fps": make_clip(folder / "60fps.mp4", size=(640, 360), fps=60, seconds=3.2),
+        "silent": make_clip(folder / "silent.mp4", size=(480, 480), fps=25, seconds=3.2, audio=False),
+        "subject-right": make_clip(folder / "subject-right.mp4", size=(640, 360), fps=30, seconds=3.2, subject_x=0.85),
+        "too-long": make_clip(folder / "too-long.mp4", size=(64, 36), fps=4, seconds=142, audio=False),
+    }
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("mode", ["crop", "pad", "fit"])
+def test_clips_become_compliant_renditions(clips: dict[str, Path], tmp_path: Path, channel: str, mode: str) -> None:
+    spec = SPECS[channel].video
+    assert spec is not None
+    for name in ("60fps", "silent"):
+        renditions = adapt(clips[name], channel, tmp_path, mode=mode)
+        video = next(r for r in renditions if r.kind == "video")
+        assert video.problems == (), (name, video.problems)
+        info = probe(video.path)
+        assert info.codec == "h264"
+        assert info.pix_fmt == "yuv420p"
+        assert spec.fps[0] <= info.fps <= spec.fps[1]
+        assert info.duration == pytest.approx(3.2, abs=0.15)
+        assert info.has_audio == (name != "silent")
+        assert moov_first(video.path)
+        assert {r.kind for r in renditions} >= {"video", "cover"}
+
+
+def test_sixty_fps_is_kept_where_allowed_and_halved_where_not(clips: dict[str, Path], tmp_path: Path) -> None:
+    x = next(r for r in adapt(clips["60fps"], "x", tmp_path) if r.kind == "video")
+    linkedin = next(r for r in adapt(clips["60fps"], "linkedin", tmp_path) if r.kind == "video")
+    assert x.fps == pytest.approx(60)
+    assert linkedin.fps == pytest.approx(30)  # LinkedIn: under 30 fps
+
+
+def test_the_audio_is_aac_lc_stereo(clips: dict[str, Path], tmp_path: Path) -> None:
+    video = next(r for r in adapt(clips["60fps"], "youtube", tmp_path) if r.kind == "video")
+    with av.open(str(video.path)) as container:
+        audio = container.streams.audio[0].codec_context
+        assert audio.name == "aac"
+        assert audio.profile == "LC"
+        assert audio.channels == 2
+
+
+def test_a_clip_longer_than_the_channel_allows_is_refused_unless_trimming_is_allowed(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidMedia, match=r"too-long.mp4: the clip is 14\d.\d s, X takes at most 140 s.*--trim"):
+        adapt(clips["too-long"], "x", tmp_path)
+    video = next(r for r in adapt(clips["too-long"], "x", tmp_path, allow_trim=True) if r.kind == "video")
+    assert video.duration is not None
+    assert 139 <= video.duration <= 140.1
+    assert video.problems == ()
+    assert "trimmed to 140 s" in video.notes
+    # LinkedIn takes 30 minutes: the same clip goes through untouched
+    linkedin = next(r for r in adapt(clips["too-long"], "linkedin", tmp_path) if r.kind == "video")
+    assert linkedin.duration == pytest.approx(142, abs=0.6)
+
+
+def test_the_crop_follows_the_subject(clips: dict[str, Path], tmp_path: Path) -> None:
+    tiktok = next(r for r in adapt(clips["subject-right"], "tiktok", tmp_path) if r.kind == "video")
+    assert tiktok.focus[0] > 0.7  # found in a real frame, not a blind centre crop
+    assert tiktok.height > tiktok.width
+
+
+def test_youtube_gets_a_thumbnail_from_the_video_and_a_still_video_from_an_image(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    from_video = adapt(clips["60fps"], "youtube", tmp_path)
+    thumbnail = next(r for r in from_video if r.kind == "thumbnail")
+    assert thumbnail.source == str(clips["60fps"])
+    assert thumbnail.width >= 640
+    image = tmp_path / "poster.png"
+    from PIL import Image
+
+    Image.new("RGB", (1600, 900), (200, 40, 40)).save(image)
+    from_image = adapt(image, "youtube", tmp_path)
+    still = next(r for r in from_image if r.kind == "video")
+    assert still.problems == ()
+    assert still.duration == pytest.approx(6, abs=0.1)
+
+
+def test_a_damaged_video_is_refused_naming_the_file(clips: dict[str, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clips["60fps"].read_bytes()[:5000])  # moov is at the end: cut off
+    with pytest.raises(InvalidMedia, match=r"broken\.mp4"):
+        adapt(broken, "x", tmp_path)
+
+
+def test_cli_adapts_a_video_for_all_channels(clips: dict[str, Path], tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scheduler.cli",
+            "media",
+            "adapt",
+            str(clips["silent"]),
+            "--out",
+            str(tmp_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    renditions = json.loads(result.stdout)
+    videos = [r for r in renditions if r["kind"] == "video"]
+    assert {r["channel"] for r in videos} == set(CHANNELS)
+    assert all(r["problems"] == [] for r in renditions)
