@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler import publications
+from scheduler import media_prep, publications
 from scheduler.publications import Dispatch
 from scheduler.settings import Settings
 from scheduler.store import Database
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SendPublish = Callable[[int, str, datetime], None]
 SendReconcile = Callable[[int], None]
+SendRender = Callable[[int], None]
 
 
 def dispatch_due(db: Database, send: SendPublish, *, now: datetime, settings: Settings) -> int:
@@ -56,8 +57,21 @@ def _send_all(batch: list[Dispatch], send: SendPublish) -> int:
     return sent
 
 
-def sweep(db: Database, send_reconcile: SendReconcile, *, now: datetime, settings: Settings) -> int:
-    """Leases that ran out become ``unknown``; every ``unknown`` row due gets a lookup."""
+def sweep(
+    db: Database,
+    send_reconcile: SendReconcile,
+    send_render: SendRender,
+    *,
+    now: datetime,
+    settings: Settings,
+) -> int:
+    """Leases that ran out become ``unknown``; every ``unknown`` row due gets a lookup; rows
+    still without their renditions get them made."""
+    for publication_id in media_prep.needing_media(db, now=now, settings=settings):
+        try:
+            send_render(publication_id)
+        except Exception:
+            log.exception("could not ask for the renditions of publication %s; asking again later", publication_id)
     expired = publications.expire_leases(db, now=now, settings=settings)
     if expired:
         log.warning("publications %s: publish attempt lost (lease expired), reconciling", expired)
@@ -74,6 +88,7 @@ def run_dispatcher(
     db: Database,
     send: SendPublish,
     send_reconcile: SendReconcile,
+    send_render: SendRender,
     *,
     settings: Settings,
     clock: Callable[[], datetime],
@@ -86,7 +101,7 @@ def run_dispatcher(
         try:
             dispatch_due(db, send, now=clock(), settings=settings)
             if started >= next_sweep:
-                sweep(db, send_reconcile, now=clock(), settings=settings)
+                sweep(db, send_reconcile, send_render, now=clock(), settings=settings)
                 next_sweep = started + settings.reconcile_interval
             if settings.heartbeat_file is not None:
                 settings.heartbeat_file.touch()

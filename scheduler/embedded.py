@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from scheduler import publications
+from scheduler import media_prep, publications
 from scheduler.dispatch import run_dispatcher
 from scheduler.runtime import Runtime
 
@@ -53,6 +53,13 @@ class EmbeddedExecutor:
             lambda: publications.reconcile(
                 runtime.db, publication_id, runtime.adapters, settings=runtime.settings, clock=runtime.clock
             ),
+        )
+
+    def send_render(self, publication_id: int) -> None:
+        runtime = self.runtime
+        self.pool.submit(
+            _logged,
+            lambda: media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock),
         )
 
     def _release_due(self) -> None:
@@ -93,6 +100,7 @@ def run_embedded(runtime: Runtime, stop: threading.Event) -> None:
             runtime.db,
             executor.send_publish,
             executor.send_reconcile,
+            executor.send_render,
             settings=runtime.settings,
             clock=runtime.clock,
             stop=stop,

@@ -18,6 +18,7 @@ from media.specs import SPECS
 from scheduler.content import Content, MediaItem, problems_for
 from scheduler.credentials import encrypt_credentials
 from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, NotFound, StateConflict, UnknownChannel
+from scheduler.media_prep import needs_renditions
 from scheduler.media_store import StoredMedia, ingest
 from scheduler.settings import Settings
 from scheduler.states import CANCELLABLE, EDITABLE, RETRYABLE, PublicationState
@@ -174,6 +175,7 @@ def create_post(
         record_event(session, "post.created", now=now, post_id=post.id, actor=author, data={"version": 1})
         for channel in _channels_named(session, channels):
             publication = _new_publication(post, channel, due, now)
+            publication.media_ready = not (stored and needs_renditions(channel.platform))
             session.add(publication)
             session.flush()
             record_event(

@@ -43,7 +43,7 @@ from scheduler.ports import (
 )
 from scheduler.settings import Settings
 from scheduler.states import DISPATCHABLE, PublicationState
-from scheduler.store import Channel, Database, Post, PostMedia, Publication
+from scheduler.store import Channel, Database, Post, PostMedia, Publication, Rendition
 from scheduler.transitions import PUBLICATIONS, apply, transition
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def claim_due(db: Database, *, now: datetime, settings: Settings) -> list[Dispat
         rows = _locked(
             session,
             Publication.state.in_([state.value for state in DISPATCHABLE]),
+            Publication.media_ready.is_(True),  # never dispatched before its renditions exist
             due_at <= horizon,
             limit=settings.dispatch_batch,
             order=due_at,
@@ -465,6 +466,13 @@ def load(connection: Connection, publication_id: int, settings: Settings) -> Loa
         return None
     first = rows[0]
     items = tuple(StoredMedia.from_row(row).as_item(settings.media_store) for row in rows if row.path is not None)
+    if items:
+        # what the channel gets is its renditions, made ahead of time, not the original upload
+        made = connection.execute(
+            select(Rendition).where(Rendition.publication_id == publication_id).order_by(Rendition.position)
+        ).all()
+        if made:
+            items = tuple(StoredMedia.from_row(row).as_item(settings.media_store) for row in made)
     return Loaded(
         state=PublicationState(first.state),
         attempt=first.attempts,

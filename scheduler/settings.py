@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     http_timeout: float = 30.0
     max_media_bytes: int = 1024 * 1024 * 1024
     publish_queue: str = "publish"
+    media_queue: str = "media"
+    render_lease: float = 600.0  # a rendition request unanswered this long is asked again
     embedded_threads: int = 4
     # 1, as scheduling-design §1.4 recommends. Higher is safe for correctness (every message is
     # guarded by the claim) and raises throughput, at the cost of messages parked on a busy worker.

@@ -24,11 +24,12 @@ class PublicationState(StrEnum):
 S = PublicationState
 
 ALLOWED: dict[PublicationState, frozenset[PublicationState]] = {
-    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED, S.SCHEDULED}),
+    # -> needs_attention: its media cannot be made to fit the channel
+    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED, S.SCHEDULED, S.NEEDS_ATTENTION}),
     # queued -> queued is a re-dispatch with a new token after the message was lost
     S.QUEUED: frozenset({S.PUBLISHING, S.QUEUED, S.SCHEDULED, S.CANCELLED}),
     S.PUBLISHING: frozenset({S.PUBLISHED, S.RETRY_WAIT, S.FAILED, S.UNKNOWN, S.NEEDS_ATTENTION}),
-    S.RETRY_WAIT: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED}),
+    S.RETRY_WAIT: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED, S.NEEDS_ATTENTION}),
     # a late answer from the worker that timed out still counts: unknown -> published
     S.UNKNOWN: frozenset({S.PUBLISHED, S.RETRY_WAIT, S.NEEDS_ATTENTION, S.UNKNOWN}),
     S.NEEDS_ATTENTION: frozenset({S.SCHEDULED, S.CANCELLED, S.PUBLISHED}),

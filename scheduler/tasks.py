@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 
-from scheduler import publications
+from scheduler import media_prep, publications
 from scheduler.celery_app import app
 from scheduler.runtime import process_runtime
 
@@ -31,6 +31,12 @@ def reconcile(publication_id: int) -> str | None:
     return None if state is None else state.value
 
 
+@app.task(name="crosspost.render", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def render(publication_id: int) -> bool:
+    runtime = process_runtime()
+    return media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock)
+
+
 _SEND_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
 
 
@@ -43,3 +49,10 @@ def send_publish(publication_id: int, token: str, eta: datetime) -> None:
 
 def send_reconcile(publication_id: int) -> None:
     reconcile.apply_async((publication_id,), retry=True, retry_policy=_SEND_RETRY)
+
+
+def send_render(publication_id: int) -> None:
+    """Transcoding is slow: it goes to its own queue so it never holds up a due publication."""
+    render.apply_async(
+        (publication_id,), queue=process_runtime().settings.media_queue, retry=True, retry_policy=_SEND_RETRY
+    )

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
+
+from media.video import probe
+
 
 def test_demo_publishes_to_four_dry_run_channels(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSPOST_")}
@@ -24,11 +28,26 @@ def test_demo_publishes_to_four_dry_run_channels(tmp_path: Path) -> None:
     outbox = tmp_path / "var" / "demo" / "outbox"
     channels = sorted(path.name for path in outbox.iterdir())
     assert channels == ["demo-linkedin", "demo-tiktok", "demo-x", "demo-youtube"]
+    expected = {
+        # each channel gets its own rendition, made ahead of time, not the uploaded PNG
+        "demo-x": [("01-event-display-x-image.jpg", (1600, 900))],
+        "demo-linkedin": [("01-event-display-linkedin-image.jpg", (1200, 627))],
+        "demo-tiktok": [("01-event-display-tiktok-image.jpg", (506, 900))],
+        "demo-youtube": [
+            ("01-event-display-youtube-video.mp4", None),
+            ("02-event-display-youtube-thumbnail.jpg", (1280, 720)),
+        ],
+    }
     for channel in channels:
         (folder,) = (outbox / channel).iterdir()
         request = json.loads((folder / "request.json").read_text())
-        assert request["media_files"] == ["01-event-display.png"]
-        assert (folder / "01-event-display.png").stat().st_size > 1000
+        assert request["media_files"] == [name for name, _ in expected[channel]]
+        for name, size in expected[channel]:
+            if size is not None:
+                with Image.open(folder / name) as image:
+                    assert (image.format, image.size) == ("JPEG", size)
         assert json.loads((folder / "receipt.json").read_text())["remote_id"].startswith("dryrun-")
+    youtube = next((outbox / "demo-youtube").iterdir())
+    assert probe(youtube / "01-event-display-youtube-video.mp4").codec == "h264"
     linkedin = json.loads(next((outbox / "demo-linkedin").iterdir()).joinpath("request.json").read_text())
     assert r"\#ParticlePhysics" in linkedin["json"]["commentary"]

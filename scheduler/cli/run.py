@@ -89,6 +89,7 @@ def dispatcher(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False
         runtime.db,
         tasks.send_publish,
         tasks.send_reconcile,
+        tasks.send_render,
         settings=runtime.settings,
         clock=runtime.clock,
         stop=_stop_on_signals(),
@@ -113,7 +114,7 @@ def worker(
         f"--concurrency={concurrency}",
         f"--pool={pool}",
         f"--loglevel={loglevel}",
-        f"--queues={settings.publish_queue}",
+        f"--queues={settings.publish_queue},{settings.media_queue}",
         "--without-gossip",
         "--without-mingle",
     ]

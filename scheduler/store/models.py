@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -127,11 +128,34 @@ class Publication(Base):
     remote_url: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None]
+    # Renditions for this channel are made ahead of time; a row is dispatched only once they exist.
+    media_ready: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    media_requested_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     post: Mapped[Post] = relationship(back_populates="publications", lazy="joined")
     channel: Mapped[Channel] = relationship(lazy="joined")
+
+
+class Rendition(Base):
+    """A file made for one publication's channel from one of the post's media (or a thumbnail)."""
+
+    __tablename__ = "renditions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))  # image | video | thumbnail
+    path: Mapped[str] = mapped_column(Text)  # relative to the media store
+    original_name: Mapped[str] = mapped_column(Text)
+    mime: Mapped[str] = mapped_column(String(100))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    alt_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 class Event(Base):

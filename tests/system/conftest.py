@@ -159,6 +159,7 @@ def system_env(tmp_path: Path) -> dict[str, str]:
         "CROSSPOST_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'crosspost.db'}",
         "CROSSPOST_SECRET_KEY": "system-test",
         "CROSSPOST_PUBLISH_QUEUE": f"publish-{uuid.uuid4().hex[:8]}",
+        "CROSSPOST_MEDIA_QUEUE": f"media-{uuid.uuid4().hex[:8]}",
         "CROSSPOST_PUBLISH_LEASE": "6",
         "CROSSPOST_LOOKAHEAD": "5",
         "CROSSPOST_QUEUED_GRACE": "4",
