@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     heartbeat_file: Path | None = Field(None, description="Touched every dispatcher round, for health checks.")
     http_timeout: float = 30.0
     max_media_bytes: int = 1024 * 1024 * 1024
+    media_fetch_timeout: float = 60.0
+    # hosts whose media may be fetched even though they resolve to a private or loopback address
+    media_allowed_hosts: frozenset[str] = frozenset()
     publish_queue: str = "publish"
     media_queue: str = "media"
     render_lease: float = 600.0  # a rendition request unanswered this long is asked again

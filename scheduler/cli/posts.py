@@ -8,12 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
+from media.fetch import fetch, is_url
 from media.specs import SPECS
 from media.text import check
 from scheduler import posts
 from scheduler.cli._output import print_json, print_table
 from scheduler.errors import InvalidInput
 from scheduler.runtime import build_runtime
+from scheduler.settings import Settings
 
 app = typer.Typer(help="Posts: one piece of content, published to several channels.", no_args_is_help=True)
 text_app = typer.Typer(help="Text limits, counted the way each platform counts.", no_args_is_help=True)
@@ -38,7 +40,7 @@ def create(
     at: Annotated[str | None, typer.Option(help="'YYYY-MM-DD HH:MM' with --tz, or an ISO instant with offset")] = None,
     tz: Annotated[str | None, typer.Option(help="IANA time zone of --at, e.g. Europe/Zurich")] = None,
     now: Annotated[bool, typer.Option("--now", help="Publish immediately")] = False,
-    media: Annotated[list[Path] | None, typer.Option(help="Image or video file (repeatable)")] = None,
+    media: Annotated[list[str] | None, typer.Option(help="Image or video file or http(s) URL (repeatable)")] = None,
     alt: Annotated[list[str] | None, typer.Option(help="Alt text for the media, in the same order")] = None,
     title: Annotated[str | None, typer.Option(help="Title (YouTube, TikTok photo posts)")] = None,
     link: Annotated[str | None, typer.Option(help="A link to add to the post")] = None,
@@ -52,27 +54,46 @@ def create(
     if len(alts) > len(files):
         raise InvalidInput(f"{len(alts)} --alt texts for {len(files)} --media files")
     runtime = build_runtime()
-    post_id = posts.create_post(
-        runtime.db,
-        runtime.settings,
-        text=text,
-        channels=channel,
-        at=at,
-        tz=tz,
-        immediately=now,
-        title=title,
-        link=link,
-        language=language,
-        author=author,
-        media=[posts.MediaInput(path, alts[i] if i < len(alts) else None) for i, path in enumerate(files)],
-        now=runtime.clock(),
-    )
+    paths = [_local(item, runtime.settings) for item in files]
+    try:
+        post_id = posts.create_post(
+            runtime.db,
+            runtime.settings,
+            text=text,
+            channels=channel,
+            at=at,
+            tz=tz,
+            immediately=now,
+            title=title,
+            link=link,
+            language=language,
+            author=author,
+            media=[posts.MediaInput(path, alts[i] if i < len(alts) else None) for i, path in enumerate(paths)],
+            now=runtime.clock(),
+        )
+    finally:
+        for path, item in zip(paths, files, strict=True):
+            if is_url(item):
+                path.unlink(missing_ok=True)  # the store keeps its own content-addressed copy
     view = posts.show_post(runtime.db, post_id)
     if as_json:
         print_json(view)
         return
     print(f"post {post_id} queued")
     print_table(_HEADERS, _publication_rows(view))
+
+
+def _local(item: str, settings: Settings) -> Path:
+    """A media argument as a local file: URLs are fetched first, with the safety checks of media.fetch."""
+    if not is_url(item):
+        return Path(item)
+    return fetch(
+        item,
+        settings.data_dir / "downloads",
+        max_bytes=settings.max_media_bytes,
+        timeout=settings.media_fetch_timeout,
+        allowed_hosts=settings.media_allowed_hosts,
+    )
 
 
 @app.command("list")
