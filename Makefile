@@ -28,7 +28,9 @@ lint: .stamp-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: .stamp-test
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/dispatch.py
+	$(BIN)/python benchmarks/media.py
 
 clean:
 	rm -rf $(VENV) var .stamp-* .mypy_cache .ruff_cache .pytest_cache

@@ -7,6 +7,7 @@ so that dropping the profile does not shift them.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -14,11 +15,20 @@ from pathlib import Path
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from media.specs import SPECS
 from scheduler.errors import InvalidMedia
 
 # 64 megapixels: the largest camera sensors; a bigger "photo" is refused as a decompression bomb.
 MAX_PIXELS = 64_000_000
 MAX_INPUT_BYTES = 200 * 1024 * 1024
+# The largest side any channel renders an image at (TikTok's 1920); JPEGs decode at no less.
+DECODE_MIN_SIDE = max(
+    max(frame.width, frame.height)
+    for spec in SPECS.values()
+    for image_spec in (spec.image, spec.thumbnail)
+    if image_spec is not None
+    for frame in image_spec.frames
+)
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
@@ -30,12 +40,29 @@ class SourceImage:
     has_alpha: bool
     notes: tuple[str, ...]
 
+    @functools.cached_property
+    def focus(self) -> tuple[float, float]:
+        """The subject's position, found once per source however many channels it goes to."""
+        from media.framing import find_focus  # framing builds on this module, not the reverse
+
+        return find_focus(self.image)
+
 
 def read_image(path: Path, *, max_bytes: int = MAX_INPUT_BYTES, max_pixels: int = MAX_PIXELS) -> SourceImage:
-    """Open ``path`` as an upright 8-bit sRGB image, or raise InvalidMedia naming the file and the problem."""
+    """Open ``path`` as an upright 8-bit sRGB image, or raise InvalidMedia naming the file and the problem.
+
+    The last image read is kept, so rendering one source for four channels decodes it once
+    (callers never change the returned image in place).
+    """
     if not path.is_file():
         raise InvalidMedia(f"{path}: no such file")
-    size = path.stat().st_size
+    stat = path.stat()
+    return _read(str(path), stat.st_mtime_ns, stat.st_size, max_bytes, max_pixels)
+
+
+@functools.lru_cache(maxsize=1)
+def _read(name: str, _mtime: int, size: int, max_bytes: int, max_pixels: int) -> SourceImage:
+    path = Path(name)
     if size > max_bytes:
         raise InvalidMedia(f"{path.name}: {size} bytes is over the input limit of {max_bytes} bytes")
     notes: list[str] = []
@@ -51,17 +78,18 @@ def read_image(path: Path, *, max_bytes: int = MAX_INPUT_BYTES, max_pixels: int 
                     )
                 fmt = probe.format or "?"
                 frames = getattr(probe, "n_frames", 1)
+                if fmt == "JPEG" and min(width, height) >= 2 * DECODE_MIN_SIDE:
+                    # let libjpeg decode at 1/2, 1/4 or 1/8 scale, never below what any channel renders
+                    scale = min(width, height) / DECODE_MIN_SIDE
+                    probe.draft("RGB", (round(width / scale), round(height / scale)))
                 probe.seek(0)
                 probe.load()  # decodes now, so a truncated file fails here and not later
-                image = probe.copy()
                 icc = probe.info.get("icc_profile")
+                stored_size = probe.size
+                image = ImageOps.exif_transpose(probe)  # a new, upright image (one copy, not two)
                 image.info.clear()
-                oriented = ImageOps.exif_transpose(probe)
-                if oriented is not None and oriented.size != image.size:
+                if image.size != stored_size:
                     notes.append("rotated upright from its EXIF orientation")
-                if oriented is not None:
-                    image = oriented.copy()
-                    image.info.clear()
         except InvalidMedia:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

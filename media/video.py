@@ -83,16 +83,34 @@ class VideoRendition:
     focus: Focus = (0.5, 0.5)
 
 
-def transcode(
+@dataclass(frozen=True)
+class Plan:
+    """Every decision of one transcode, so that it can also be given to the ffmpeg command line."""
+
+    chain: tuple[tuple[str, str], ...]  # FFmpeg filters, in order
+    fps: float
+    width: int
+    height: int
+    bitrate: int
+    duration: float
+    has_audio: bool
+    trimmed: bool
+    focus: Focus
+
+    @property
+    def gop(self) -> int:
+        return max(1, round(self.fps / 2))  # closed GOP of half the frame rate, as YouTube recommends
+
+
+def plan(
     source: Path,
     spec: VideoSpec,
-    out: Path,
     *,
     mode: str = "crop",
     focus: Focus | None = None,
     allow_trim: bool = False,
     label: str = "this channel",
-) -> VideoRendition:
+) -> Plan:
     info = probe(source)
     low, high = spec.duration
     if info.duration > high and not allow_trim:
@@ -127,15 +145,48 @@ def transcode(
         width, height = _even(crop_w * scale), _even(crop_h * scale)
         chain += [("crop", f"{crop_w}:{crop_h}:{left}:{top}"), ("scale", f"{width}:{height}:flags=bicubic")]
     chain += [("fps", f"{fps:g}"), ("format", "yuv420p")]
-
     # the size limit bounds the bitrate: 90% of the budget, the rest for audio and the container
     recommended = 8_000_000 if max(width, height) >= 1920 else 5_000_000
     budget = int(spec.max_bytes * 8 * 0.9 / max(duration, 0.1)) - (AUDIO_BITRATE if info.has_audio else 0)
-    bitrate = max(200_000, min(recommended, budget))
+    return Plan(
+        chain=tuple(chain),
+        fps=fps,
+        width=width,
+        height=height,
+        bitrate=max(200_000, min(recommended, budget)),
+        duration=duration,
+        has_audio=info.has_audio,
+        trimmed=info.duration > high,
+        focus=subject,
+    )
+
+
+def x264_options(chosen: Plan) -> dict[str, str]:
+    kbps = chosen.bitrate // 1000
+    return {
+        "preset": "veryfast",
+        "profile": "high",
+        "g": str(chosen.gop),
+        "bf": "2",
+        "x264-params": f"open-gop=0:vbv-maxrate={kbps}:vbv-bufsize={kbps * 2}",
+    }
+
+
+def transcode(
+    source: Path,
+    spec: VideoSpec,
+    out: Path,
+    *,
+    mode: str = "crop",
+    focus: Focus | None = None,
+    allow_trim: bool = False,
+    label: str = "this channel",
+) -> VideoRendition:
+    chosen = plan(source, spec, mode=mode, focus=focus, allow_trim=allow_trim, label=label)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkstemp(dir=out.parent, suffix=".mp4")[1])
     try:
-        _encode(source, staging, chain, fps, width, height, bitrate, duration, info.has_audio)
+        _encode(source, staging, chosen)
         os.replace(staging, out)
     except (av.FFmpegError, OSError) as exc:
         raise InvalidMedia(f"{source.name}: could not transcode ({exc})") from None
@@ -149,9 +200,9 @@ def transcode(
         fps=result.fps,
         duration=result.duration,
         bytes=out.stat().st_size,
-        bitrate=bitrate,
-        trimmed=info.duration > high,
-        focus=subject,
+        bitrate=chosen.bitrate,
+        trimmed=chosen.trimmed,
+        focus=chosen.focus,
     )
 
 
@@ -171,17 +222,9 @@ def frame_at(source: Path, seconds: float) -> Image.Image | None:
     return None
 
 
-def _encode(
-    source: Path,
-    target: Path,
-    chain: list[tuple[str, str]],
-    fps: float,
-    width: int,
-    height: int,
-    bitrate: int,
-    duration: float,
-    with_audio: bool,
-) -> None:
+def _encode(source: Path, target: Path, chosen: Plan) -> None:
+    fps, width, height, bitrate = chosen.fps, chosen.width, chosen.height, chosen.bitrate
+    chain, duration, with_audio = chosen.chain, chosen.duration, chosen.has_audio
     rate = Fraction(fps).limit_denominator(1001)
     with (
         av.open(str(source)) as inp,
@@ -191,15 +234,7 @@ def _encode(
         vin.thread_type = "AUTO"
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt, vout.bit_rate = width, height, "yuv420p", bitrate
-        gop = max(1, round(fps / 2))  # closed GOP of half the frame rate, as YouTube recommends
-        kbps = bitrate // 1000
-        vout.options = {
-            "preset": "veryfast",
-            "profile": "high",
-            "g": str(gop),
-            "bf": "2",
-            "x264-params": f"open-gop=0:vbv-maxrate={kbps}:vbv-bufsize={kbps * 2}",
-        }
+        vout.options = dict[str, object](x264_options(chosen))
         graph = av.filter.Graph()
         nodes = [graph.add_buffer(template=vin)]
         nodes += [graph.add(name, args) for name, args in chain]

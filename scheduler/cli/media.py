@@ -49,12 +49,7 @@ def adapt(
     for name in channels:
         image_spec(name)  # refuses an unknown channel before any work
     point = _focus(focus)
-    renditions = [
-        rendition
-        for path in files
-        for name in channels
-        for rendition in rendering.adapt(path, name, out, mode=mode, focus=point, allow_trim=trim)
-    ]
+    renditions = rendering.adapt_all(list(files), list(channels), out, mode=mode, focus=point, allow_trim=trim)
     if sheet:
         print(f"contact sheet: {contact_sheet(renditions, out / 'contact-sheet.png')}", file=sys.stderr)
     if as_json:
