@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from media.framing import Focus, closest_frame, crop, crop_box, pad, scale_for
 from media.images import encode, read_image
 from media.specs import SPECS, Frame, ImageSpec, VideoSpec
-from media.video import check_video, frame_at, still_video, transcode
+from media.video import VideoRendition, check_video, frame_at, still_video, transcode
 from scheduler.errors import InvalidInput, InvalidMedia
 
 MODES = ("crop", "pad", "fit")
@@ -199,25 +199,7 @@ def _adapt_video(
     label = SPECS[platform].label
     video = transcode(source, spec, path, mode=mode, focus=focus, allow_trim=allow_trim, label=label)
     notes = [f"trimmed to {spec.duration[1]:g} s"] if video.trimmed else []
-    renditions = [
-        Rendition(
-            source=str(source),
-            channel=platform,
-            kind="video",
-            path=path,
-            format="MP4",
-            width=video.width,
-            height=video.height,
-            bytes=video.bytes,
-            mode=mode,
-            focus=video.focus,
-            quality=None,
-            problems=tuple(check_video(path, spec, mode)),
-            notes=tuple(notes),
-            duration=video.duration,
-            fps=video.fps,
-        )
-    ]
+    renditions = [_from_video(source, platform, video, spec, mode=mode, focus=video.focus, notes=notes)]
     cover = frame_at(path, video.duration / 3)
     if cover is not None:
         cover_path = out_dir / f"{platform}-cover-{digest}.jpg"
@@ -248,20 +230,27 @@ def _adapt_video(
 def _still(thumbnail: Rendition, source: Path, platform: str, spec: VideoSpec, out_dir: Path) -> Rendition:
     path = out_dir / f"{platform}-still-{_digest(source, (spec,))}.mp4"
     video = still_video(source, spec, path)
+    notes = ["a still video made from the image"]
+    return _from_video(source, platform, video, spec, mode="pad", focus=thumbnail.focus, notes=notes)
+
+
+def _from_video(
+    source: Path, platform: str, video: VideoRendition, spec: VideoSpec, *, mode: str, focus: Focus, notes: list[str]
+) -> Rendition:
     return Rendition(
         source=str(source),
         channel=platform,
         kind="video",
-        path=path,
+        path=video.path,
         format="MP4",
         width=video.width,
         height=video.height,
         bytes=video.bytes,
-        mode="pad",
-        focus=thumbnail.focus,
+        mode=mode,
+        focus=focus,
         quality=None,
-        problems=tuple(check_video(path, spec, "pad")),
-        notes=("a still video made from the image",),
+        problems=tuple(check_video(video.path, spec, mode)),
+        notes=tuple(notes),
         duration=video.duration,
         fps=video.fps,
     )
