@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from adapters.base import Adapter, Prepared, PublishContext, Published
+from adapters.errors import Permanent
 from scheduler.content import Content
 
 
@@ -66,6 +67,10 @@ class DryRunAdapter(Adapter):
             except OSError:
                 # another attempt won the rename: its receipt stands, ours is discarded
                 shutil.rmtree(staging, ignore_errors=True)
+        except OSError as exc:
+            # nothing reached the outbox (the staging folder is gone): a definite failure
+            shutil.rmtree(staging, ignore_errors=True)
+            raise Permanent(f"could not write the outbox for {self.channel.name!r}: {exc}") from exc
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -212,6 +212,10 @@ def publish(
         prepared = adapter.prepare(claimed.content)
     except InvalidInput as refused:
         return _finish(db, claimed, S.FAILED, now=clock(), error=str(refused))
+    except Exception as exc:
+        # prepare sends nothing, so an unexpected error here is a definite failure, not an unknown
+        log.exception("publication %s: preparing the post failed", publication_id)
+        return _finish(db, claimed, S.FAILED, now=clock(), error=f"could not prepare the post: {exc!r}")
     try:
         result = adapter.publish(prepared, ctx)
     except Retryable as exc:
@@ -358,6 +362,10 @@ def reconcile(
         return S.UNKNOWN
     except (InvalidInput, Permanent, AuthExpired) as exc:
         return _settle(db, publication_id, S.NEEDS_ATTENTION, now=clock(), error=f"lookup failed: {exc}")
+    except Exception as exc:
+        # a bug or a broken channel: asking again every sweep would only hide it in the logs
+        log.exception("publication %s: lookup raised", publication_id)
+        return _settle(db, publication_id, S.NEEDS_ATTENTION, now=clock(), error=f"lookup failed: {exc!r}")
     if found is not None:
         values: dict[str, Any] = {
             "remote_id": found.remote_id,
@@ -366,6 +374,14 @@ def reconcile(
             "published_version": content.version,
         }
         return _settle(db, publication_id, S.PUBLISHED, now=clock(), values=values, message="found on the platform")
+    if adapter.lookup_proves_absence and ctx.attempt >= settings.max_attempts:
+        return _settle(
+            db,
+            publication_id,
+            S.NEEDS_ATTENTION,
+            now=clock(),
+            error=f"{ctx.attempt} attempts ended without an answer and none landed; check the channel",
+        )
     if adapter.lookup_proves_absence:
         return _settle(
             db,

@@ -6,17 +6,19 @@ Adapters are real (dry-run outbox, webhook over HTTP to a loopback sink); time i
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import update
 
-from scheduler import posts, publications
+from scheduler import media_prep, posts, publications
 from scheduler.publications import Dispatch
 from scheduler.runtime import Runtime
 from scheduler.states import PublicationState
 from scheduler.store import Publication
 from tests.conftest import Clock
 from tests.fakes.sink import Sink
-from tests.helpers import add_dry_run_channels, add_webhook_channel, publication_states
+from tests.helpers import add_dry_run_channels, add_webhook_channel, publication_states, write_image
 
 S = PublicationState
 
@@ -229,3 +231,45 @@ def test_a_late_success_after_the_lease_ran_out_still_counts(runtime: Runtime, s
     hold.set()
     worker.join()
     assert result == [S.PUBLISHED]
+
+
+def test_an_attempt_that_never_answers_stops_after_max_attempts(runtime: Runtime, sink: Sink, clock: Clock) -> None:
+    post_id = _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+    sink.state.script.extend([(502, {}, "{}")] * (runtime.settings.max_attempts + 2))
+    for _ in range(runtime.settings.max_attempts + 2):
+        for dispatch in _claim_due(runtime):
+            _publish(runtime, dispatch)
+        for publication_id in publications.due_for_reconcile(runtime.db, now=clock(), settings=runtime.settings):
+            publications.reconcile(runtime.db, publication_id, runtime.adapters, settings=runtime.settings, clock=clock)
+        clock.advance(runtime.settings.reconcile_backoff + 1)
+    (view,) = posts.show_post(runtime.db, post_id)["publications"]
+    assert view["state"] == "needs_attention"
+    assert view["attempts"] == runtime.settings.max_attempts
+    assert "none landed" in view["last_error"]
+    assert sink.state.received_keys() == []  # every 502 came before anything was stored
+
+
+def test_a_dry_run_that_cannot_write_its_outbox_fails_with_the_reason(
+    runtime: Runtime, clock: Clock, tmp_path: Path
+) -> None:
+    (channel,) = add_dry_run_channels(runtime, "x")
+    image = write_image(tmp_path / "photo.png")
+    post_id = posts.create_post(
+        runtime.db,
+        runtime.settings,
+        text="hi",
+        channels=[channel],
+        at=(clock() + timedelta(seconds=5)).isoformat(),
+        now=clock(),
+        media=[posts.MediaInput(image)],
+    )
+    for publication_id in media_prep.needing_media(runtime.db, now=clock(), settings=runtime.settings):
+        media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=clock)
+    for rendition in (runtime.settings.media_store / "renditions").iterdir():
+        rendition.unlink()  # the rendition vanished from disk: the dry run cannot copy it
+    (dispatch,) = _claim_due(runtime)
+    assert _publish(runtime, dispatch) is S.FAILED
+    (view,) = posts.show_post(runtime.db, post_id)["publications"]
+    assert "could not write the outbox" in view["last_error"]
+    assert "No such file" in view["last_error"]
+    assert not list((runtime.settings.outbox / channel).iterdir())  # nothing half-written left
