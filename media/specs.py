@@ -73,6 +73,7 @@ class VideoSpec:
     aspect: tuple[float, float]
     frame: Frame  # recommended rendition
     min_side: int = 2
+    focus_target: tuple[float, float] = (0.5, 0.5)  # as ImageSpec.focus_target
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +176,7 @@ SPECS: dict[str, ChannelSpec] = {
             aspect=(9 / 16, 16 / 9),
             frame=Frame(width=1080, height=1920),
             min_side=360,  # [TK4]
+            focus_target=(0.45, 0.42),  # clear of the caption (bottom) and the buttons (right)
         ),
     ),
     "youtube": ChannelSpec(

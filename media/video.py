@@ -136,7 +136,7 @@ def plan(
         chain += [("scale", f"{inner_w}:{inner_h}"), ("pad", f"{width}:{height}:(ow-iw)/2:(oh-ih)/2:black")]
     else:
         subject = focus or _focus_of(source, info)  # from a real frame, not a blind centre
-        left, top, right, bottom = crop_box((info.width, info.height), aspect, subject)
+        left, top, right, bottom = crop_box((info.width, info.height), aspect, subject, spec.focus_target)
         crop_w, crop_h = right - left, bottom - top
         scale = min(1.0, max(target.width, target.height) / max(crop_w, crop_h))
         scale = max(scale, spec.min_side / min(crop_w, crop_h))  # upscale only to a platform minimum

@@ -12,7 +12,7 @@ import pytest
 
 from media.renditions import adapt
 from media.specs import SPECS
-from media.video import moov_first, probe
+from media.video import moov_first, plan, probe
 from scheduler.errors import InvalidMedia
 from tests.media.clips import make_clip
 
@@ -84,6 +84,15 @@ def test_the_crop_follows_the_subject(clips: dict[str, Path], tmp_path: Path) ->
     tiktok = next(r for r in adapt(clips["subject-right"], "tiktok", tmp_path) if r.kind == "video")
     assert tiktok.focus[0] > 0.7  # found in a real frame, not a blind centre crop
     assert tiktok.height > tiktok.width
+
+
+def test_tiktok_crops_keep_the_subject_clear_of_the_overlays(clips: dict[str, Path]) -> None:
+    spec = SPECS["tiktok"].video
+    assert spec is not None
+    chosen = plan(clips["60fps"], spec)  # subject in the middle: room to place it anywhere
+    crop_w, _, left, _ = (int(v) for v in dict(chosen.chain)["crop"].split(":"))
+    subject_x = (chosen.focus[0] * 640 - left) / crop_w
+    assert subject_x == pytest.approx(0.45, abs=0.02)  # left of centre, away from the buttons
 
 
 def test_youtube_gets_a_thumbnail_from_the_video_and_a_still_video_from_an_image(
