@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from media.files import file_sha256, sniff_video
 from media.framing import Focus, closest_frame, crop, crop_box, pad, scale_for
 from media.images import encode, read_image
 from media.specs import SPECS, Frame, ImageSpec, VideoSpec
@@ -133,9 +134,7 @@ def adapt_image(
 
 
 def is_video(path: Path) -> bool:
-    with path.open("rb") as handle:
-        head = handle.read(12)
-    return head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3")  # MP4/MOV, or WebM/Matroska
+    return sniff_video(path) is not None
 
 
 def adapt(
@@ -257,12 +256,7 @@ def _from_video(
 
 
 def _digest(source: Path, recipe: object) -> str:
-    digest = hashlib.sha256()
-    with source.open("rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    digest.update(repr(recipe).encode())
-    return digest.hexdigest()[:20]
+    return hashlib.sha256(f"{file_sha256(source)}:{recipe!r}".encode()).hexdigest()[:20]
 
 
 def _frame_of(aspect: float, like: Frame) -> Frame:

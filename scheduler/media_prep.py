@@ -9,7 +9,6 @@ media cannot be made to fit the channel, the row goes to ``needs_attention`` say
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select, update
 
 from media import renditions as rendering
+from media.files import file_sha256
 from media.specs import SPECS
 from scheduler.errors import InvalidInput
 from scheduler.settings import Settings
@@ -126,7 +126,6 @@ def _row(
     settings: Settings,
     now: datetime,
 ) -> dict[str, object]:
-    data = rendition.path.read_bytes()
     return {
         "publication_id": publication_id,
         "position": position,
@@ -134,8 +133,8 @@ def _row(
         "path": rendition.path.relative_to(settings.media_store).as_posix(),
         "original_name": f"{Path(item.original_name).stem}-{rendition.channel}-{rendition.kind}{rendition.path.suffix}",
         "mime": mimetypes.guess_type(rendition.path.name)[0] or "application/octet-stream",
-        "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": rendition.path.stat().st_size,
+        "sha256": file_sha256(rendition.path),
         "width": rendition.width,
         "height": rendition.height,
         "alt_text": item.alt_text,

@@ -8,7 +8,6 @@ renditions; this keeps broken files out of the queue from the start.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, fields
@@ -17,12 +16,10 @@ from typing import Any
 
 from PIL import Image
 
+from media.files import file_sha256, sniff_video
 from media.images import read_image
 from scheduler.content import MediaItem
 from scheduler.errors import InvalidMedia
-
-_QUICKTIME_BRANDS = {b"qt  "}
-_WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
 @dataclass(frozen=True)
@@ -48,24 +45,6 @@ class StoredMedia:
         return MediaItem(**values)
 
 
-def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _sniff_video(path: Path) -> tuple[str, str] | None:
-    with path.open("rb") as handle:
-        head = handle.read(16)
-    if head[4:8] == b"ftyp":
-        return ("video/quicktime", ".mov") if head[8:12] in _QUICKTIME_BRANDS else ("video/mp4", ".mp4")
-    if head.startswith(_WEBM_MAGIC):
-        return "video/webm", ".webm"
-    return None
-
-
 def _probe_image(path: Path, max_bytes: int) -> tuple[str, str, int, int]:
     loaded = read_image(path, max_bytes=max_bytes)  # refuses damaged, fake and bomb files
     mime = Image.MIME.get(loaded.format, f"image/{loaded.format.lower()}")
@@ -82,14 +61,14 @@ def ingest(source: Path, store: Path, *, max_bytes: int, alt_text: str | None = 
         raise InvalidMedia(f"{source.name}: the file is empty")
     if size > max_bytes:
         raise InvalidMedia(f"{source.name}: {size} bytes is over the limit of {max_bytes} bytes")
-    video = _sniff_video(source)
+    video = sniff_video(source)
     width = height = None
     if video is not None:
         kind, (mime, extension) = "video", video
     else:
         kind = "image"
         mime, extension, width, height = _probe_image(source, max_bytes)
-    sha = _hash(source)
+    sha = file_sha256(source)
     relative = Path(sha[:2]) / f"{sha}{extension}"
     target = store / relative
     if not target.exists():
