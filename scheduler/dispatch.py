@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler import media_prep, publications
+from scheduler import editorial, media_prep, publications
 from scheduler.publications import Dispatch
 from scheduler.settings import Settings
 from scheduler.store import Database
@@ -66,7 +66,10 @@ def sweep(
     settings: Settings,
 ) -> int:
     """Leases that ran out become ``unknown``; every ``unknown`` row due gets a lookup; rows
-    still without their renditions get them made."""
+    still without their renditions get them made; sign-off deadlines are warned about and enforced."""
+    missed = editorial.sweep_deadlines(db, now=now)
+    if missed:
+        log.warning("publications %s: not signed off by their deadline; they will not publish", missed)
     for publication_id in media_prep.needing_media(db, now=now, settings=settings):
         try:
             send_render(publication_id)

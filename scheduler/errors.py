@@ -10,6 +10,7 @@
     - UnknownChannel
     - ContentRejected         (text too long, too many or wrong media for a channel)
     - InvalidMedia
+    - Refused                 (an editorial rule forbids it; the message names the rule)
   + NotFound
   + StateConflict           -- the action does not fit the current state
   + ConfigurationError
@@ -56,6 +57,10 @@ class ContentRejected(InvalidInput):
 
 class InvalidMedia(InvalidInput):
     pass
+
+
+class Refused(InvalidInput):
+    """An organisation's rule forbids the action; the message names the rule and the way forward."""
 
 
 class NotFound(CrosspostError):

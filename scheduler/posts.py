@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,14 +15,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from media.specs import SPECS
+from scheduler import editorial, timetable
 from scheduler.content import Content, MediaItem, problems_for
 from scheduler.credentials import encrypt_credentials
 from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, NotFound, StateConflict, UnknownChannel
 from scheduler.media_prep import needs_renditions
 from scheduler.media_store import StoredMedia, ingest
+from scheduler.policy import is_trivial_edit
 from scheduler.settings import Settings
+from scheduler.slots import parse_priority
 from scheduler.states import CANCELLABLE, EDITABLE, RETRYABLE, PublicationState
-from scheduler.store import Channel, Database, Event, Post, PostMedia, Publication
+from scheduler.store import Channel, Database, Event, Post, PostMedia, PostVariant, Publication
 from scheduler.transitions import record_event, transition
 from scheduler.when import DueTime, get_zone, parse_due
 
@@ -51,6 +54,7 @@ def add_channel(
     dry_run: bool = False,
     options: dict[str, Any] | None = None,
     credentials: dict[str, Any] | None = None,
+    org: str | None = None,
 ) -> Channel:
     if not CHANNEL_NAME.match(name):
         raise InvalidInput(
@@ -63,7 +67,9 @@ def add_channel(
     with db.transaction() as session:
         if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
             raise InvalidInput(f"a channel named {name!r} already exists")
+        owner = editorial.org_named(session, org) if org else None
         channel = Channel(
+            org_id=owner.id if owner else None,
             name=name,
             platform=platform,
             timezone=timezone,
@@ -75,7 +81,13 @@ def add_channel(
         )
         session.add(channel)
         session.flush()
-        record_event(session, "channel.added", now=now, channel_id=channel.id, message=f"{name} on {platform}")
+        record_event(
+            session,
+            "channel.added",
+            now=now,
+            channel_id=channel.id,
+            message=f"{name} on {platform}" + (f" for {org}" if org else ""),
+        )
     return channel
 
 
@@ -138,16 +150,38 @@ def create_post(
     at: str | None = None,
     tz: str | None = None,
     immediately: bool = False,
+    queue: bool = False,
     title: str | None = None,
     link: str | None = None,
     language: str | None = None,
     author: str | None = None,
     media: Sequence[MediaInput] = (),
+    actor: str | None = None,
+    org: str | None = None,
+    submit_to: str | None = None,
+    importance: str = "routine",
+    format: str | None = None,
+    priority: str = "normal",
+    draft: bool = False,
+    share: int | None = None,
 ) -> int:
-    """Queue one piece of content for several channels; returns the post id."""
+    """Queue one piece of content for several channels; returns the post id.
+
+    ``actor`` is the user creating it (None: the operator). Where a channel's organisation requires
+    a sign-off, its publication waits in ``awaiting_signoff`` (editorial.py). ``queue`` gives each
+    channel's publication the next free slot of its posting schedule instead of a time (``at``).
+    """
+    author = author or actor
+    rank = parse_priority(priority)
+    if queue and (at or immediately):
+        raise InvalidTime("give either a time (--at or --now) or --queue, not both")
     with db.transaction() as session:
         targets = _channels_named(session, channels)
-    due = parse_due(at, _zone_for(at, tz, targets), now=now, immediately=immediately)
+        post_org = editorial.resolve_author_org(session, actor=actor, org=org, channels=targets, submit_to=submit_to)
+        if share is not None:
+            offer, _ = editorial.open_share(session, share, actor=actor, text=text)
+            post_org = offer.to_org_id
+    due = None if queue else parse_due(at, _zone_for(at, tz, targets), now=now, immediately=immediately)
     stored = [
         ingest(item.path, settings.media_store, max_bytes=settings.max_media_bytes, alt_text=item.alt_text)
         for item in media
@@ -156,8 +190,13 @@ def create_post(
     if not text.strip() and not media:
         raise ContentRejected("the post is empty: give --text, --media or both")
     _check_fits(content, targets)
+    kind = format or ("video" if any(item.kind == "video" for item in stored) else "social")
 
     with db.transaction() as session:
+        targets = _channels_named(session, channels)
+        editorial.check_kind(session, targets, post_org, importance, kind)
+        if due is not None:
+            timetable.check_open(session, targets, due.utc)
         post = Post(
             text=text,
             title=title,
@@ -166,29 +205,61 @@ def create_post(
             author=author,
             version=1,
             content_hash=content.content_hash,
+            org_id=post_org,
+            importance=importance,
+            format=kind,
+            priority=rank.value,
+            review=editorial.APPROVED,
+            share_id=share,
             created_at=now,
             updated_at=now,
         )
         post.media = [PostMedia(position=index, **asdict(item)) for index, item in enumerate(stored)]
         session.add(post)
         session.flush()
+        if share is not None:
+            editorial.adopt_share(session, share, post, now=now)
         record_event(session, "post.created", now=now, post_id=post.id, actor=author, data={"version": 1})
-        for channel in _channels_named(session, channels):
-            publication = _new_publication(post, channel, due, now)
+        rows = []
+        for channel in targets:
+            publication = _new_publication(post, channel, due or DueTime(utc=now, zone=channel.timezone), now)
             publication.media_ready = not (stored and needs_renditions(channel.platform))
+            if channel.org_id is not None or post_org is not None:
+                publication.state = S.AWAITING_SIGNOFF.value  # settle() below releases what needs no sign-off
+            if queue:
+                publication.from_queue, publication.queued_at = True, now
             session.add(publication)
-            session.flush()
+            rows.append((publication, channel))
+        session.flush()
+        session.refresh(post, ["publications"])
+        if queue:
+            for publication, channel in rows:
+                timetable.enqueue(session, channel, [publication], now=now, actor=author)
+        for publication, channel in rows:
             record_event(
                 session,
-                "publication.scheduled",
+                f"publication.{publication.state}",
                 now=now,
                 post_id=post.id,
                 publication_id=publication.id,
                 channel_id=channel.id,
-                to_state=S.SCHEDULED.value,
+                to_state=publication.state,
                 actor=author,
-                message=f"due {due.utc.isoformat()}",
+                message=f"due {publication.due_at.isoformat()}" + (" (from the queue)" if queue else ""),
             )
+        if any(publication.state == S.AWAITING_SIGNOFF for publication, _ in rows):
+            post.review = editorial.DRAFT if draft else editorial.SUBMITTED
+            if not draft:
+                record_event(
+                    session,
+                    "post.submitted",
+                    now=now,
+                    post_id=post.id,
+                    actor=author,
+                    message=editorial.awaiting(session, post),
+                    data={"version": 1},
+                )
+            editorial.settle(session, post, now=now, actor=author)
         return post.id
 
 
@@ -236,10 +307,12 @@ def edit_post(
     """Change the content or the due time of a post that is not being published.
 
     Messages already in the broker for it become stale (the token is cleared), so the old
-    content can never go out after an edit. Returns the post's new version.
+    content can never go out after an edit. Changed content needs a new sign-off where a policy
+    applies, unless the policy counts the edit as trivial. Returns the post's new version.
     """
     with db.transaction() as session:
         post = _load_post(session, post_id)
+        editorial.require_editor_of(session, actor, post, "edit")
         busy = [p for p in post.publications if p.state in (S.PUBLISHING, S.UNKNOWN)]
         if busy:
             names = ", ".join(f"{p.channel.name} ({p.state})" for p in busy)
@@ -249,6 +322,8 @@ def edit_post(
             raise StateConflict(f"post {post_id} has nothing left to publish; create a new post instead")
         channels = [p.channel for p in pending]
         due = parse_due(at, _zone_for(at, tz, channels), now=now) if at else None
+        if due is not None:
+            timetable.check_open(session, channels, due.utc)
         content = Content(
             text=post.text if text is None else text,
             title=post.title if title is None else title,
@@ -257,24 +332,37 @@ def edit_post(
             media=_as_items([StoredMedia.from_row(m) for m in post.media], settings),
         )
         _check_fits(content, channels)
+        if post.share_id is not None and content.text != post.text:
+            editorial.check_share_text(*editorial.share_and_original(session, post.share_id), content.text)
         changed = content.content_hash != post.content_hash
         if changed:
+            old_hashes = {p.id: editorial.content_of(p)[0] for p in post.publications}
+            trivial = (
+                post.review == editorial.APPROVED
+                and content.title == post.title
+                and content.link == post.link
+                and is_trivial_edit(post.text, content.text, limit=editorial.trivial_edit_limit(session, post))
+            )
             post.text, post.title, post.link = content.text, content.title, content.link
             post.version += 1
             post.content_hash = content.content_hash
             post.updated_at = now
             record_event(session, "post.edited", now=now, post_id=post.id, actor=actor, data={"version": post.version})
+            if trivial:
+                editorial.carry_signoffs(session, post, old_hashes, now=now, actor=actor)
         waiting = [p for p in pending if p.state in (S.SCHEDULED, S.QUEUED, S.RETRY_WAIT)]
         if due is not None:
-            transition(
-                session,
-                waiting,
-                S.SCHEDULED,
-                now=now,
-                values={"due_at": due.utc, "due_zone": due.zone, "dispatch_token": None, "next_attempt_at": None},
-                message=f"rescheduled to {due.utc.isoformat()}",
-                actor=actor,
-            )
+            values = {
+                "due_at": due.utc,
+                "due_zone": due.zone,
+                "dispatch_token": None,
+                "next_attempt_at": None,
+                "from_queue": False,
+            }
+            message = f"rescheduled to {due.utc.isoformat()}"
+            transition(session, waiting, S.SCHEDULED, now=now, values=values, message=message, actor=actor)
+            held = [p for p in pending if p.state == S.AWAITING_SIGNOFF]
+            transition(session, held, S.AWAITING_SIGNOFF, now=now, values=values, message=message, actor=actor)
         elif changed:
             queued = [p for p in waiting if p.state == S.QUEUED]
             transition(
@@ -286,7 +374,92 @@ def edit_post(
                 message="content edited: the message in flight is void",
                 actor=actor,
             )
+        session.expire(post, ["publications"])
+        editorial.settle(session, post, now=now, actor=actor)
         return post.version
+
+
+def add_variant(
+    db: Database,
+    settings: Settings,
+    post_id: int,
+    *,
+    text: str,
+    now: datetime,
+    language: str | None = None,
+    channel: str | None = None,
+    title: str | None = None,
+    actor: str | None = None,
+) -> list[str]:
+    """The post's text in another language (used on channels of that language) or for one channel.
+
+    Each variant is its own version with its own hash, so it needs its own sign-off where a policy
+    applies. Returns the channels that will publish it.
+    """
+    if (language is None) == (channel is None):
+        raise InvalidInput("a variant is for one --language or for one --channel")
+    if not text.strip():
+        raise ContentRejected("the variant's text is empty")
+    with db.transaction() as session:
+        post = _load_post(session, post_id)
+        editorial.require_editor_of(session, actor, post, "add a variant to")
+        target = _channels_named(session, [channel])[0] if channel else None
+        if target is not None and target.id not in {p.channel_id for p in post.publications}:
+            raise UnknownChannel(f"post {post_id} is not scheduled on channel {channel!r}")
+        applies = [
+            p
+            for p in post.publications
+            if (target is not None and p.channel_id == target.id)
+            or (target is None and p.channel.language == language and not _has_channel_variant(post, p.channel_id))
+        ]
+        busy = [p for p in applies if p.state not in EDITABLE]
+        if busy:
+            names = ", ".join(f"{p.channel.name} ({p.state})" for p in busy)
+            raise StateConflict(f"post {post_id} is already out or going out on {names}")
+        media = _as_items([StoredMedia.from_row(m) for m in post.media], settings)
+        content = Content(
+            text=text, title=title or post.title, link=post.link, language=language or post.language, media=media
+        )
+        _check_fits(content, [p.channel for p in applies])
+        variant = next(
+            (v for v in post.variants if v.language == language and v.channel_id == (target.id if target else None)),
+            None,
+        )
+        if variant is None:
+            variant = PostVariant(
+                language=language,
+                channel_id=target.id if target else None,
+                text=text,
+                title=content.title,
+                content_hash=content.content_hash,
+                updated_at=now,
+            )
+            post.variants.append(variant)
+        else:
+            variant.text, variant.title, variant.content_hash, variant.updated_at = (
+                text,
+                content.title,
+                content.content_hash,
+                now,
+            )
+        session.flush()
+        for publication in applies:
+            publication.variant_id = variant.id
+        record_event(
+            session,
+            "post.variant",
+            now=now,
+            post_id=post.id,
+            actor=actor,
+            message=f"{'language ' + language if language else 'channel ' + str(channel)}: "
+            f"{', '.join(p.channel.name for p in applies) or 'no channel yet'}",
+        )
+        editorial.settle(session, post, now=now, actor=actor)
+        return [p.channel.name for p in applies]
+
+
+def _has_channel_variant(post: Post, channel_id: int) -> bool:
+    return any(variant.channel_id == channel_id for variant in post.variants)
 
 
 def cancel_post(
@@ -302,7 +475,10 @@ def retry_post(
 ) -> list[str]:
     """Send failed, cancelled or needs-attention publications again, now; returns their channels."""
     values = {"due_at": now, "attempts": 0, "next_attempt_at": None, "dispatch_token": None}
-    return _move_post(db, post_id, channel, RETRYABLE, S.SCHEDULED, values, "retry", now=now, actor=actor)
+    # what lacks its sign-off goes back to awaiting_signoff in the same transaction
+    return _move_post(
+        db, post_id, channel, RETRYABLE, S.SCHEDULED, values, "retry", now=now, actor=actor, then=editorial.settle
+    )
 
 
 def _move_post(
@@ -316,17 +492,23 @@ def _move_post(
     *,
     now: datetime,
     actor: str | None,
+    then: Callable[..., None] | None = None,
 ) -> list[str]:
     """A user's action on a post's publications (one channel, or all): those it applies to move,
     and the channels are returned; if it applies to none, StateConflict says why."""
     with db.transaction() as session:
-        chosen = _publications(_load_post(session, post_id), channel)
+        post = _load_post(session, post_id)
+        editorial.require_editor_of(session, actor, post, verb)
+        chosen = _publications(post, channel)
         applicable = [p for p in chosen if p.state in movable]
         if not applicable:
             states = ", ".join(f"{p.channel.name} is {p.state}" for p in chosen)
             raise StateConflict(f"nothing to {verb} in post {post_id}: {states}")
         names = {p.id: p.channel.name for p in applicable}
         moved = transition(session, applicable, to, now=now, values=values, message=f"{verb} requested", actor=actor)
+        if then is not None:
+            session.expire(post, ["publications"])
+            then(session, post, now=now, actor=actor)
         return [names[i] for i in moved]
 
 

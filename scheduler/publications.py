@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
+from scheduler import timetable
 from scheduler.content import ChannelInfo, Content
 from scheduler.credentials import decrypt_credentials
 from scheduler.errors import InvalidInput
@@ -43,7 +44,7 @@ from scheduler.ports import (
 )
 from scheduler.settings import Settings
 from scheduler.states import DISPATCHABLE, PublicationState
-from scheduler.store import Channel, Database, Post, PostMedia, Publication, Rendition
+from scheduler.store import Channel, Database, Post, PostMedia, PostVariant, Publication, Rendition
 from scheduler.transitions import PUBLICATIONS, apply, transition
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ AdapterFactory = Callable[[ChannelInfo], Publisher]
 _POSTS = cast(Table, Post.__table__)
 _CHANNELS = cast(Table, Channel.__table__)
 _MEDIA = cast(Table, PostMedia.__table__)
+_VARIANTS = cast(Table, PostVariant.__table__)
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,15 @@ def claim_due(db: Database, *, now: datetime, settings: Settings) -> list[Dispat
     horizon = now + timedelta(seconds=settings.lookahead)
     due_at = func.coalesce(Publication.next_attempt_at, Publication.due_at)
     with db.transaction() as session:
+        paused, outside_blackouts = timetable.holds(session, now=now)
+        if paused:
+            return []
         rows = _locked(
             session,
             Publication.state.in_([state.value for state in DISPATCHABLE]),
             Publication.media_ready.is_(True),  # never dispatched before its renditions exist
             due_at <= horizon,
+            *outside_blackouts,
             limit=settings.dispatch_batch,
             order=due_at,
         )
@@ -442,13 +448,16 @@ class Loaded:
 
 @functools.cache
 def _load_statement() -> Executable:
-    publication, post, channel, media = PUBLICATIONS, _POSTS, _CHANNELS, _MEDIA
+    publication, post, channel, media, variant = PUBLICATIONS, _POSTS, _CHANNELS, _MEDIA, _VARIANTS
     return (
         select(
             publication.c.state,
             publication.c.attempts,
             publication.c.idempotency_key,
             post,
+            variant.c.text.label("variant_text"),
+            variant.c.title.label("variant_title"),
+            variant.c.language.label("variant_language"),
             channel.c.id.label("channel_id"),
             channel.c.name.label("channel_name"),
             channel.c.platform,
@@ -469,6 +478,7 @@ def _load_statement() -> Executable:
         )
         .join(post, post.c.id == publication.c.post_id)
         .join(channel, channel.c.id == publication.c.channel_id)
+        .outerjoin(variant, variant.c.id == publication.c.variant_id)
         .outerjoin(media, media.c.post_id == post.c.id)
         .where(publication.c.id == bindparam("publication_id"))
         .order_by(media.c.position)
@@ -496,10 +506,11 @@ def load(connection: Connection, publication_id: int, settings: Settings) -> Loa
         content=Content(
             post_id=first.id,
             version=first.version,
-            text=first.text,
-            title=first.title,
+            # a language or channel variant replaces the text (and title) it was written for
+            text=first.text if first.variant_text is None else first.variant_text,
+            title=first.title if first.variant_text is None else first.variant_title,
             link=first.link,
-            language=first.language,
+            language=first.variant_language or first.language,
             media=items,
         ),
         channel=ChannelInfo(

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 
 class PublicationState(StrEnum):
+    AWAITING_SIGNOFF = "awaiting_signoff"  # its content lacks the sign-off its policy requires; never dispatched
     SCHEDULED = "scheduled"  # waiting in the database for its due time; nothing is in the broker
     QUEUED = "queued"  # claimed by a dispatcher; a message with this row's dispatch token is on its way
     PUBLISHING = "publishing"  # claimed by a worker, committed before the platform call; holds a lease
@@ -24,26 +25,31 @@ class PublicationState(StrEnum):
 S = PublicationState
 
 ALLOWED: dict[PublicationState, frozenset[PublicationState]] = {
-    # -> needs_attention: its media cannot be made to fit the channel
-    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED, S.SCHEDULED, S.NEEDS_ATTENTION}),
+    # -> scheduled once signed off; -> needs_attention when the sign-off deadline passed without it;
+    # -> awaiting_signoff when the queue moves it
+    S.AWAITING_SIGNOFF: frozenset({S.SCHEDULED, S.CANCELLED, S.NEEDS_ATTENTION, S.AWAITING_SIGNOFF}),
+    # -> needs_attention: its media cannot be made to fit the channel; -> awaiting_signoff: edited after sign-off
+    S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED, S.SCHEDULED, S.NEEDS_ATTENTION, S.AWAITING_SIGNOFF}),
     # queued -> queued is a re-dispatch with a new token after the message was lost
-    S.QUEUED: frozenset({S.PUBLISHING, S.QUEUED, S.SCHEDULED, S.CANCELLED}),
+    S.QUEUED: frozenset({S.PUBLISHING, S.QUEUED, S.SCHEDULED, S.CANCELLED, S.AWAITING_SIGNOFF}),
     S.PUBLISHING: frozenset({S.PUBLISHED, S.RETRY_WAIT, S.FAILED, S.UNKNOWN, S.NEEDS_ATTENTION}),
-    S.RETRY_WAIT: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED, S.NEEDS_ATTENTION}),
+    S.RETRY_WAIT: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED, S.NEEDS_ATTENTION, S.AWAITING_SIGNOFF}),
     # a late answer from the worker that timed out still counts: unknown -> published
     S.UNKNOWN: frozenset({S.PUBLISHED, S.RETRY_WAIT, S.NEEDS_ATTENTION, S.UNKNOWN}),
-    S.NEEDS_ATTENTION: frozenset({S.SCHEDULED, S.CANCELLED, S.PUBLISHED}),
-    S.FAILED: frozenset({S.SCHEDULED, S.CANCELLED}),
-    S.CANCELLED: frozenset({S.SCHEDULED}),
+    S.NEEDS_ATTENTION: frozenset({S.SCHEDULED, S.CANCELLED, S.PUBLISHED, S.AWAITING_SIGNOFF}),
+    S.FAILED: frozenset({S.SCHEDULED, S.CANCELLED, S.AWAITING_SIGNOFF}),
+    S.CANCELLED: frozenset({S.SCHEDULED, S.AWAITING_SIGNOFF}),
     S.PUBLISHED: frozenset(),
 }
 
 # States in which the content may still change: nothing has reached, or is reaching, the platform.
-EDITABLE = frozenset({S.SCHEDULED, S.QUEUED, S.RETRY_WAIT, S.FAILED, S.NEEDS_ATTENTION, S.CANCELLED})
+EDITABLE = frozenset(
+    {S.AWAITING_SIGNOFF, S.SCHEDULED, S.QUEUED, S.RETRY_WAIT, S.FAILED, S.NEEDS_ATTENTION, S.CANCELLED}
+)
 # States a dispatcher picks up when due.
 DISPATCHABLE = frozenset({S.SCHEDULED, S.RETRY_WAIT})
 # States a user may cancel.
-CANCELLABLE = frozenset({S.SCHEDULED, S.QUEUED, S.RETRY_WAIT, S.FAILED, S.NEEDS_ATTENTION})
+CANCELLABLE = frozenset({S.AWAITING_SIGNOFF, S.SCHEDULED, S.QUEUED, S.RETRY_WAIT, S.FAILED, S.NEEDS_ATTENTION})
 # States a user may send back to the queue with `post retry`.
 RETRYABLE = frozenset({S.FAILED, S.NEEDS_ATTENTION, S.CANCELLED})
 FINAL = frozenset({S.PUBLISHED, S.FAILED, S.CANCELLED})

@@ -117,12 +117,14 @@ def parse_due(
     *,
     now: datetime,
     immediately: bool = False,
+    allow_past: bool = False,
 ) -> DueTime:
     """Read a due time as the CLI and API take it; ``now`` is aware UTC.
 
     * ``at`` with an offset: an instant; if a zone is given too, the offset must be one the zone uses then.
     * ``at`` without an offset: a wall time in ``zone_name`` (required).
     * ``immediately``: now.
+    * ``allow_past``: a time already past is fine (the start of a window already running).
     """
     if immediately:
         if at:
@@ -148,7 +150,7 @@ def parse_due(
             raise InvalidTime(f"{at} has no offset: say which time zone it is in with --tz ZONE (e.g. Europe/Zurich)")
         utc = resolve_wall_time(moment, zone_name)
 
-    if utc < now:
+    if utc < now and not allow_past:
         shown = utc.astimezone(get_zone(zone_name)) if zone_name else utc
         raise TimeInPast(
             f"{shown:%Y-%m-%d %H:%M %Z} is in the past (now is {now:%Y-%m-%d %H:%M:%S} UTC); "

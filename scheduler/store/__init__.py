@@ -1,6 +1,44 @@
 """The store: SQLAlchemy models, the engine and migrations."""
 
 from scheduler.store.db import Database, open_database
-from scheduler.store.models import Base, Channel, Event, Post, PostMedia, Publication, Rendition
+from scheduler.store.models import (
+    Base,
+    Blackout,
+    Channel,
+    ChannelSchedule,
+    Comment,
+    Control,
+    Event,
+    Membership,
+    Organisation,
+    Post,
+    PostMedia,
+    PostVariant,
+    Publication,
+    Rendition,
+    Share,
+    SignOff,
+    User,
+)
 
-__all__ = ["Base", "Channel", "Database", "Event", "Post", "PostMedia", "Publication", "Rendition", "open_database"]
+__all__ = [
+    "Base",
+    "Blackout",
+    "Channel",
+    "ChannelSchedule",
+    "Comment",
+    "Control",
+    "Database",
+    "Event",
+    "Membership",
+    "Organisation",
+    "Post",
+    "PostMedia",
+    "PostVariant",
+    "Publication",
+    "Rendition",
+    "Share",
+    "SignOff",
+    "User",
+    "open_database",
+]

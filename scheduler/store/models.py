@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -45,6 +46,42 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
+class Organisation(Base):
+    """The host collaboration or a partner; owns channels and has its own approval policy."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10), default="host")  # host | partner
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: the default policy
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # scrypt, set by the web app
+    created_at: Mapped[datetime]
+
+
+class Membership(Base):
+    """A user's role in one organisation: contributor < editor < approver < admin."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "org_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+
 class Channel(Base):
     """A named account on a platform, e.g. ``cms-x`` on X."""
 
@@ -59,6 +96,7 @@ class Channel(Base):
     status: Mapped[str] = mapped_column(String(30), default="active")
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)  # Fernet token, never plain text
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_at: Mapped[datetime]
 
 
@@ -75,9 +113,19 @@ class Post(Base):
     author: Mapped[str | None] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer, default=1)
     content_hash: Mapped[str] = mapped_column(String(64))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    importance: Mapped[str] = mapped_column(String(30), default="routine", server_default="routine")
+    format: Mapped[str] = mapped_column(String(30), default="social", server_default="social")
+    priority: Mapped[str] = mapped_column(String(10), default="normal", server_default="normal")
+    # draft | submitted | changes_requested | approved (editorial.py); approved when nothing is required
+    review: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")
+    share_id: Mapped[int | None] = mapped_column(Integer)  # set on a partner's copy of a shared post
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    variants: Mapped[list[PostVariant]] = relationship(
+        order_by="PostVariant.id", cascade="all, delete-orphan", lazy="selectin"
+    )
     media: Mapped[list[PostMedia]] = relationship(
         order_by="PostMedia.position", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -100,6 +148,22 @@ class PostMedia(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     alt_text: Mapped[str | None] = mapped_column(Text)
+
+
+class PostVariant(Base):
+    """The post's text in another language, or for one channel; signed off on its own hash."""
+
+    __tablename__ = "post_variants"
+    __table_args__ = (UniqueConstraint("post_id", "language", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    text: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
 
 
 class Publication(Base):
@@ -131,6 +195,11 @@ class Publication(Base):
     # Renditions for this channel are made ahead of time; a row is dispatched only once they exist.
     media_ready: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     media_requested_at: Mapped[datetime | None]
+    variant_id: Mapped[int | None] = mapped_column(ForeignKey("post_variants.id", ondelete="SET NULL"))
+    # placed by the channel's posting schedule ("add to queue"): the queue may move it for a higher priority
+    from_queue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    queued_at: Mapped[datetime | None]
+    deadline_warned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -156,6 +225,91 @@ class Rendition(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     alt_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class SignOff(Base):
+    """Who signed which exact version (content hash) for which organisation, and when.
+
+    Append-only like the event log (triggers refuse UPDATE and DELETE).
+    """
+
+    __tablename__ = "signoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    post_id: Mapped[int] = mapped_column(Integer, index=True)
+    post_version: Mapped[int] = mapped_column(Integer)
+    variant: Mapped[str] = mapped_column(String(120))  # "base", "language es", "channel cms-x"
+    content_hash: Mapped[str] = mapped_column(String(64))
+    org: Mapped[str] = mapped_column(String(100))
+    signer: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # signed | carried (a trivial edit kept the sign-off)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Comment(Base):
+    """A comment or change request on a post, with the version it was about."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    post_version: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # comment | change_request
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Share(Base):
+    """The host offers an approved post to a partner, who may adopt it on its own channels."""
+
+    __tablename__ = "shares"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"), index=True)
+    from_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    to_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    may_edit: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(12))  # offered | adopted | withdrawn
+    derived_post_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ChannelSchedule(Base):
+    """A channel's time slots, daily maximum and spacing (``scheduler.slots.PostingSchedule``)."""
+
+    __tablename__ = "posting_schedules"
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
+class Blackout(Base):
+    """Nothing publishes in [starts_at, ends_at), on one channel or (channel_id NULL) on all."""
+
+    __tablename__ = "blackouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime] = mapped_column(index=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+
+
+class Control(Base):
+    """Instance-wide switches, e.g. the global pause."""
+
+    __tablename__ = "controls"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
 
 
 class Event(Base):

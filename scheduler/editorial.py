@@ -1,0 +1,932 @@
+"""The editorial workflow: organisations, people, sign-off, comments and partner shares.
+
+The rule it keeps: a publication leaves ``awaiting_signoff`` only when the exact content it will
+publish (its content hash) carries the sign-offs that its channel's organisation requires for the
+post's importance and format (``scheduler.policy``). An edit changes the hash, so an approved post
+goes back for sign-off by itself; a trivial edit (as the policy defines it) carries the existing
+sign-offs over, recorded as such. No organisation publishes on another's channels without a
+sign-off of the channel's organisation.
+
+Actions name their ``actor`` (a user name). ``None`` is the operator at the server's console
+(the CLI without ``--as``): it may manage and schedule, but never sign off.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
+from scheduler.policy import DEFAULT_POLICY, ROLES, Policy, Rule, parse_policy, parse_role, policy_from_document
+from scheduler.states import PublicationState
+from scheduler.store import (
+    Channel,
+    Comment,
+    Database,
+    Membership,
+    Organisation,
+    Post,
+    Publication,
+    Share,
+    SignOff,
+    User,
+)
+from scheduler.transitions import record_event, transition
+
+S = PublicationState
+NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+# Review states of a post; "approved" also stands for "nothing to sign" (no policy applies).
+DRAFT, SUBMITTED, CHANGES_REQUESTED, APPROVED = "draft", "submitted", "changes_requested", "approved"
+# Publications the workflow holds back or lets go as the sign-offs change.
+_RELEASABLE = frozenset({S.SCHEDULED, S.QUEUED, S.RETRY_WAIT})
+PARTNER_RULE = "channels belong to their organisation"
+
+
+def _check_name(kind: str, name: str) -> None:
+    if not NAME.match(name):
+        raise InvalidInput(f"{kind} name {name!r}: use lower-case letters, digits, '-', '_' or '.'")
+
+
+# -- organisations and people --------------------------------------------------------------------
+
+
+def add_org(
+    db: Database, *, name: str, now: datetime, display_name: str | None = None, kind: str = "host"
+) -> Organisation:
+    _check_name("organisation", name)
+    if kind not in ("host", "partner"):
+        raise InvalidInput(f"organisation kind {kind!r}: use host or partner")
+    with db.transaction() as session:
+        if session.scalar(select(Organisation.id).where(Organisation.name == name)) is not None:
+            raise InvalidInput(f"an organisation named {name!r} already exists")
+        org = Organisation(name=name, display_name=display_name or name, kind=kind, policy=None, created_at=now)
+        session.add(org)
+        session.flush()
+        record_event(session, "org.added", now=now, message=f"{name} ({kind})", data={"org": name})
+        return org
+
+
+def add_user(
+    db: Database, *, name: str, now: datetime, display_name: str | None = None, email: str | None = None
+) -> User:
+    _check_name("user", name)
+    with db.transaction() as session:
+        if session.scalar(select(User.id).where(User.name == name)) is not None:
+            raise InvalidInput(f"a user named {name!r} already exists")
+        user = User(name=name, display_name=display_name or name, email=email, created_at=now)
+        session.add(user)
+        session.flush()
+        record_event(session, "user.added", now=now, message=name, data={"user": name})
+        return user
+
+
+def set_role(db: Database, *, user: str, org: str, role: str | None, now: datetime, actor: str | None = None) -> None:
+    """Give ``user`` a role in ``org`` (or remove them with ``role=None``)."""
+    role = parse_role(role) if role is not None else None
+    with db.transaction() as session:
+        organisation = org_named(session, org)
+        _require_role(session, actor, organisation, "admin", "manage members")
+        person = user_named(session, user)
+        membership = session.scalar(
+            select(Membership).where(Membership.user_id == person.id, Membership.org_id == organisation.id)
+        )
+        if role is None:
+            if membership is None:
+                raise StateConflict(f"{user} is not a member of {org}")
+            session.delete(membership)
+        elif membership is None:
+            session.add(Membership(user_id=person.id, org_id=organisation.id, role=role))
+        else:
+            membership.role = role
+        record_event(
+            session,
+            "user.role",
+            now=now,
+            actor=actor,
+            message=f"{user} in {org}: {role or 'removed'}",
+            data={"user": user, "org": org, "role": role},
+        )
+
+
+def org_named(session: Session, name: str) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        known = ", ".join(sorted(session.scalars(select(Organisation.name)))) or "none yet (crosspost org add)"
+        raise NotFound(f"no organisation named {name!r}; known: {known}")
+    return org
+
+
+def user_named(session: Session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"no user named {name!r}; add one with: crosspost user add {name}")
+    return user
+
+
+def role_of(session: Session, user: User, org_id: int) -> str | None:
+    return session.scalar(select(Membership.role).where(Membership.user_id == user.id, Membership.org_id == org_id))
+
+
+def memberships(session: Session, user: User) -> dict[int, str]:
+    return dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all())
+
+
+def _require_role(session: Session, actor: str | None, org: Organisation, minimum: str, action: str) -> None:
+    """The operator (no actor) may; a named user needs ``minimum`` or above in ``org``."""
+    if actor is None:
+        return
+    role = role_of(session, user_named(session, actor), org.id)
+    if role is None or ROLES.index(role) < ROLES.index(minimum):
+        held = f"is {_article(role)} {role} of {org.name}" if role else f"is not a member of {org.name}"
+        raise Refused(
+            f"rule 'roles': to {action} in {org.name} one must be {_article(minimum)} {minimum} or above; "
+            f"{actor} {held}"
+        )
+
+
+def _article(word: str | None) -> str:
+    return "an" if word and word[0] in "aeiou" else "a"
+
+
+def list_orgs(db: Database) -> list[dict[str, Any]]:
+    with db.transaction() as session:
+        rows = []
+        for org in session.scalars(select(Organisation).order_by(Organisation.name)):
+            members = session.execute(
+                select(User.name, Membership.role)
+                .join(Membership, Membership.user_id == User.id)
+                .where(Membership.org_id == org.id)
+                .order_by(User.name)
+            ).all()
+            channels = list(
+                session.scalars(select(Channel.name).where(Channel.org_id == org.id).order_by(Channel.name))
+            )
+            rows.append(
+                {
+                    "name": org.name,
+                    "display_name": org.display_name,
+                    "kind": org.kind,
+                    "policy": "custom" if org.policy else "default",
+                    "members": {name: role for name, role in members},
+                    "channels": channels,
+                }
+            )
+        return rows
+
+
+def list_users(db: Database) -> list[dict[str, Any]]:
+    with db.transaction() as session:
+        orgs = dict(session.execute(select(Organisation.id, Organisation.name)).all())
+        return [
+            {
+                "name": user.name,
+                "display_name": user.display_name,
+                "email": user.email,
+                "roles": {orgs[org_id]: role for org_id, role in memberships(session, user).items()},
+            }
+            for user in session.scalars(select(User).order_by(User.name))
+        ]
+
+
+# -- policy --------------------------------------------------------------------------------------
+
+
+def policy_of(org: Organisation | None) -> Policy:
+    if org is None or org.policy is None:
+        return DEFAULT_POLICY
+    return policy_from_document(org.policy)
+
+
+def set_policy(db: Database, *, org: str, text: str, source: str, now: datetime, actor: str | None = None) -> Policy:
+    """Replace an organisation's policy; the change, old and new, goes into the event log."""
+    policy = parse_policy(text, source=source)
+    with db.transaction() as session:
+        organisation = org_named(session, org)
+        _require_role(session, actor, organisation, "admin", "change the approval policy")
+        old = policy_of(organisation).to_document()
+        organisation.policy = policy.to_document()
+        record_event(
+            session,
+            "policy.changed",
+            now=now,
+            actor=actor,
+            message=f"approval policy of {org} changed",
+            data={"org": org, "source": source, "old": old, "new": organisation.policy},
+        )
+    return policy
+
+
+def show_policy(db: Database, *, org: str) -> Policy:
+    with db.transaction() as session:
+        return policy_of(org_named(session, org))
+
+
+# -- what each publication needs -----------------------------------------------------------------
+
+
+@dataclass
+class Need:
+    """What one publication needs before it may be scheduled."""
+
+    publication_id: int
+    channel: str
+    org: Organisation | None
+    rule: Rule | None
+    required: int
+    content_hash: str
+    variant: str
+    deadline: datetime | None
+    signers: list[str] = field(default_factory=list)
+
+    @property
+    def satisfied(self) -> bool:
+        return len(self.signers) >= self.required
+
+    def describe(self) -> str:
+        if self.rule is None or self.org is None:
+            return "no sign-off needed"
+        return (
+            f"{self.org.name}'s rule {self.rule.name!r}: {self.rule.describe_signers()}"
+            f" ({len(self.signers)} of {self.required} signed)"
+        )
+
+
+def content_of(publication: Publication) -> tuple[str, str]:
+    """The content hash a publication will publish and a label for which version that is."""
+    post = publication.post
+    if publication.variant_id is not None:
+        for variant in post.variants:
+            if variant.id == publication.variant_id:
+                label = f"channel {publication.channel.name}" if variant.channel_id else f"language {variant.language}"
+                return variant.content_hash, label
+    return post.content_hash, "base"
+
+
+def needs_of(session: Session, post: Post) -> dict[int, Need]:
+    """For each of the post's publications: the rule that applies and who has signed its content."""
+    orgs = {org.id: org for org in session.scalars(select(Organisation))}
+    signed: dict[tuple[str, str], list[SignOff]] = {}
+    for signoff in session.scalars(select(SignOff).where(SignOff.post_id == post.id).order_by(SignOff.id)):
+        signed.setdefault((signoff.org, signoff.content_hash), []).append(signoff)
+    needs = {}
+    for publication in post.publications:
+        content_hash, variant = content_of(publication)
+        org = orgs.get(publication.channel.org_id) if publication.channel.org_id else None
+        if org is None:
+            needs[publication.id] = Need(
+                publication.id, publication.channel.name, None, None, 0, content_hash, variant, None
+            )
+            continue
+        policy = policy_of(org)
+        rule = policy.rule_for(post.importance, post.format)
+        # another organisation's post never goes out on this org's channel without its sign-off
+        foreign = post.org_id is not None and post.org_id != org.id
+        required = max(rule.required, 1) if foreign else rule.required
+        deadline = publication.due_at - timedelta(hours=rule.deadline_hours) if required else None
+        need = Need(publication.id, publication.channel.name, org, rule, required, content_hash, variant, deadline)
+        for signoff in signed.get((org.name, content_hash), []):
+            if signoff.signer not in need.signers and rule.qualifies(user=signoff.signer, role=signoff.role):
+                need.signers.append(signoff.signer)
+        needs[publication.id] = need
+    return needs
+
+
+def initial_review(needs: Iterable[Need], *, draft: bool) -> str:
+    if draft:
+        return DRAFT
+    return APPROVED if all(need.satisfied for need in needs) else SUBMITTED
+
+
+def settle(session: Session, post: Post, *, now: datetime, actor: str | None) -> None:
+    """Hold or release the post's publications to match its sign-offs, and update its review state.
+
+    Called after anything that may change what is signed: creation, an edit, a sign-off, a change
+    request, a submission, a new variant.
+    """
+    needs = needs_of(session, post)
+    held_back = post.review in (DRAFT, CHANGES_REQUESTED)
+    hold: list[Publication] = []
+    release: list[Publication] = []
+    late: list[Publication] = []
+    for publication in post.publications:
+        need = needs[publication.id]
+        state = S(publication.state)
+        if (held_back or not need.satisfied) and state in _RELEASABLE:
+            hold.append(publication)
+        elif not held_back and need.satisfied and state == S.AWAITING_SIGNOFF:
+            (late if need.deadline is not None and now > need.deadline else release).append(publication)
+    if hold:
+        reason = f"post is {post.review.replace('_', ' ')}" if held_back else "content changed: needs a new sign-off"
+        transition(
+            session, hold, S.AWAITING_SIGNOFF, now=now, values={"dispatch_token": None}, message=reason, actor=actor
+        )
+    if release:
+        transition(session, release, S.SCHEDULED, now=now, message="signed off", actor=actor)
+    for publication in late:
+        need = needs[publication.id]
+        transition(
+            session,
+            [publication],
+            S.NEEDS_ATTENTION,
+            now=now,
+            actor=actor,
+            values={
+                "last_error": f"signed off after its deadline ({need.deadline:%Y-%m-%d %H:%M} UTC, "
+                f"rule {need.rule.name if need.rule else ''!r}); reschedule it with post edit --at"
+            },
+            message="signed off too late",
+        )
+    if post.review in (SUBMITTED, APPROVED):
+        pending = [needs[p.id] for p in post.publications if p.state == S.AWAITING_SIGNOFF]
+        review = SUBMITTED if any(not need.satisfied for need in pending) else APPROVED
+        if review != post.review:
+            post.review = review
+            kind = "post.approved" if review == APPROVED else "post.resubmitted"
+            message = "signed off: it will publish as scheduled" if review == APPROVED else "needs a new sign-off"
+            record_event(
+                session, kind, now=now, post_id=post.id, actor=actor, message=message, data={"version": post.version}
+            )
+
+
+def carry_signoffs(
+    session: Session, post: Post, old_hashes: dict[int, str], *, now: datetime, actor: str | None
+) -> list[str]:
+    """A trivial edit keeps the sign-offs of the version it changed: recorded as carried, by whom."""
+    carried = []
+    for publication in post.publications:
+        old = old_hashes.get(publication.id)
+        new, variant = content_of(publication)
+        if old is None or old == new or publication.channel.org_id is None:
+            continue
+        org = session.get(Organisation, publication.channel.org_id)
+        assert org is not None
+        previous = session.scalars(
+            select(SignOff).where(SignOff.post_id == post.id, SignOff.org == org.name, SignOff.content_hash == old)
+        ).all()
+        already = set(
+            session.scalars(
+                select(SignOff.signer).where(
+                    SignOff.post_id == post.id, SignOff.org == org.name, SignOff.content_hash == new
+                )
+            )
+        )
+        for signoff in previous:
+            if signoff.signer in already:
+                continue
+            already.add(signoff.signer)
+            session.add(
+                SignOff(
+                    at=now,
+                    post_id=post.id,
+                    post_version=post.version,
+                    variant=variant,
+                    content_hash=new,
+                    org=org.name,
+                    signer=signoff.signer,
+                    role=signoff.role,
+                    rule=signoff.rule,
+                    kind="carried",
+                    note=f"trivial edit by {actor or 'the operator'} of the version {old[:12]} signed at "
+                    f"{signoff.at:%Y-%m-%d %H:%M} UTC",
+                )
+            )
+            carried.append(signoff.signer)
+    return carried
+
+
+def trivial_edit_limit(session: Session, post: Post) -> int:
+    """The strictest trivial-edit allowance of the organisations whose channels the post is on."""
+    org_ids = {p.channel.org_id for p in post.publications if p.channel.org_id is not None}
+    limits = [policy_of(session.get(Organisation, org_id)).trivial_edit_chars for org_id in org_ids]
+    return min(limits) if limits else 0
+
+
+# -- targets: who may put a post on which channel ------------------------------------------------
+
+
+def resolve_author_org(
+    session: Session,
+    *,
+    actor: str | None,
+    org: str | None,
+    channels: Sequence[Channel],
+    submit_to: str | None,
+) -> int | None:
+    """The organisation a new post belongs to; refuses channels of organisations it may not use."""
+    target = org_named(session, submit_to) if submit_to else None
+    if actor is None:
+        if org is not None:
+            return org_named(session, org).id
+        owners = {channel.org_id for channel in channels if channel.org_id is not None}
+        return owners.pop() if len(owners) == 1 and target is None else None
+    user = user_named(session, actor)
+    roles = memberships(session, user)
+    if org is not None:
+        own = org_named(session, org)
+        if own.id not in roles:
+            raise Refused(f"rule 'roles': {actor} is not a member of {org}")
+        author_org: int | None = own.id
+    elif len(roles) == 1:
+        author_org = next(iter(roles))
+    elif not roles:
+        raise Refused(f"rule 'roles': {actor} belongs to no organisation; an admin adds them with crosspost user role")
+    else:
+        names = ", ".join(sorted(org_named_by_id(session, i) for i in roles))
+        raise InvalidInput(f"{actor} belongs to {names}; say which with --org")
+    for channel in channels:
+        if channel.org_id is None or channel.org_id == author_org:
+            continue
+        owner = org_named_by_id(session, channel.org_id)
+        if target is not None and target.id == channel.org_id:
+            continue
+        raise Refused(
+            f"rule {PARTNER_RULE!r}: {actor} ({org_named_by_id(session, author_org)}) may not schedule on "
+            f"{channel.name}, which belongs to {owner}; submit the post to {owner}'s review queue with "
+            f"--submit-to {owner}"
+        )
+    return author_org
+
+
+def org_named_by_id(session: Session, org_id: int | None) -> str:
+    org = session.get(Organisation, org_id) if org_id is not None else None
+    return org.name if org else "no organisation"
+
+
+def check_kind(
+    session: Session, channels: Sequence[Channel], author_org: int | None, importance: str, format: str
+) -> None:
+    """Every organisation involved must know the post's importance and format."""
+    org_ids = {channel.org_id for channel in channels if channel.org_id is not None}
+    if author_org is not None:
+        org_ids.add(author_org)
+    for org_id in sorted(org_ids):
+        org = session.get(Organisation, org_id)
+        try:
+            policy_of(org).check_kind(importance, format)
+        except InvalidInput as problem:
+            raise InvalidInput(f"{org.name if org else ''}'s policy: {problem}") from None
+
+
+def require_editor_of(session: Session, actor: str | None, post: Post, action: str) -> None:
+    """The author, or an editor or above of the post's organisation or of one of its channels'."""
+    if actor is None or actor == post.author:
+        return
+    user = user_named(session, actor)
+    roles = memberships(session, user)
+    orgs = {post.org_id} | {p.channel.org_id for p in post.publications}
+    if any(roles.get(org_id) in ("editor", "approver", "admin") for org_id in orgs if org_id is not None):
+        return
+    raise Refused(
+        f"rule 'roles': to {action} post {post.id} one must be its author or an editor or above of "
+        f"an organisation it belongs to or is scheduled for; {actor} is not"
+    )
+
+
+# -- the review actions --------------------------------------------------------------------------
+
+
+def load_post(session: Session, post_id: int) -> Post:
+    post = session.get(Post, post_id, options=[selectinload(Post.publications)])
+    if post is None:
+        raise NotFound(f"no post with id {post_id}")
+    return post
+
+
+def submit(db: Database, post_id: int, *, now: datetime, actor: str | None = None) -> str:
+    with db.transaction() as session:
+        post = load_post(session, post_id)
+        if post.review not in (DRAFT, CHANGES_REQUESTED):
+            raise StateConflict(f"post {post_id} is {post.review.replace('_', ' ')}, not a draft: nothing to submit")
+        if actor is not None and actor != post.author:
+            user = user_named(session, actor)
+            if post.org_id not in memberships(session, user):
+                raise Refused(
+                    f"rule 'roles': only the author or a member of {org_named_by_id(session, post.org_id)} "
+                    f"submits post {post_id}"
+                )
+        post.review = SUBMITTED
+        record_event(
+            session,
+            "post.submitted",
+            now=now,
+            post_id=post.id,
+            actor=actor,
+            message=awaiting(session, post),
+            data={"version": post.version},
+        )
+        settle(session, post, now=now, actor=actor)
+        return post.review
+
+
+def awaiting(session: Session, post: Post) -> str:
+    waiting = sorted({need.describe() for need in needs_of(session, post).values() if not need.satisfied})
+    return "waiting for " + "; ".join(waiting) if waiting else "nothing to sign"
+
+
+@dataclass(frozen=True)
+class Approval:
+    signed: list[str]  # "cms (base)", ...
+    review: str
+    waiting: list[str]
+
+
+def approve(db: Database, post_id: int, *, actor: str, now: datetime, note: str | None = None) -> Approval:
+    """``actor`` signs the current content of every publication they qualify for."""
+    with db.transaction() as session:
+        post = load_post(session, post_id)
+        if post.review == DRAFT:
+            raise StateConflict(
+                f"post {post_id} is a draft; it can be signed off once submitted (crosspost post submit {post_id})"
+            )
+        if post.review == CHANGES_REQUESTED:
+            raise StateConflict(f"changes were requested on post {post_id}; it can be signed off once resubmitted")
+        user = user_named(session, actor)
+        roles = memberships(session, user)
+        every_need = needs_of(session, post)
+        needs = [
+            need
+            for publication in post.publications
+            if publication.state == S.AWAITING_SIGNOFF and not (need := every_need[publication.id]).satisfied
+        ]
+        if not needs:
+            raise StateConflict(f"post {post_id} needs no further sign-off")
+        signed, refusals = [], []
+        done: set[tuple[str, str]] = set()
+        for need in needs:
+            assert need.org is not None
+            assert need.rule is not None
+            key = (need.org.name, need.content_hash)
+            if key in done:
+                continue
+            role = roles.get(need.org.id)
+            policy = policy_of(need.org)
+            if actor == post.author and not policy.allow_self_signoff:
+                refusals.append(f"{need.org.name}'s policy does not let authors sign their own posts (four eyes)")
+            elif actor in need.signers:
+                refusals.append(f"{actor} already signed this version for {need.org.name}")
+            elif not need.rule.qualifies(user=actor, role=role):
+                held = f"{_article(role)} {role} of {need.org.name}" if role else f"not a member of {need.org.name}"
+                refusals.append(
+                    f"{need.org.name}'s rule {need.rule.name!r} needs {need.rule.describe_signers()}; {actor} is {held}"
+                )
+            else:
+                done.add(key)
+                session.add(
+                    SignOff(
+                        at=now,
+                        post_id=post.id,
+                        post_version=post.version,
+                        variant=need.variant,
+                        content_hash=need.content_hash,
+                        org=need.org.name,
+                        signer=actor,
+                        role=role or "",
+                        rule=need.rule.name,
+                        kind="signed",
+                        note=note,
+                    )
+                )
+                signed.append(f"{need.org.name} ({need.variant})")
+        if not signed:
+            raise Refused(f"{actor} may not sign off post {post_id}: " + "; ".join(dict.fromkeys(refusals)))
+        session.flush()
+        record_event(
+            session,
+            "post.signed",
+            now=now,
+            post_id=post.id,
+            actor=actor,
+            message=", ".join(signed),
+            data={"version": post.version},
+        )
+        settle(session, post, now=now, actor=actor)
+        waiting = sorted({n.describe() for n in needs_of(session, post).values() if not n.satisfied})
+        return Approval(signed=signed, review=post.review, waiting=waiting)
+
+
+def request_changes(db: Database, post_id: int, *, actor: str, text: str, now: datetime) -> None:
+    if not text.strip():
+        raise InvalidInput("say which changes: --text is empty")
+    with db.transaction() as session:
+        post = load_post(session, post_id)
+        require_editor_of(session, actor, post, "request changes to")
+        if actor == post.author:
+            raise Refused(f"rule 'roles': {actor} wrote post {post_id}; edit it instead of requesting changes")
+        if post.review not in (SUBMITTED, APPROVED):
+            raise StateConflict(
+                f"post {post_id} is {post.review.replace('_', ' ')}; changes are requested on "
+                "submitted or approved posts"
+            )
+        session.add(
+            Comment(at=now, post_id=post.id, post_version=post.version, author=actor, kind="change_request", text=text)
+        )
+        post.review = CHANGES_REQUESTED
+        record_event(
+            session,
+            "post.changes_requested",
+            now=now,
+            post_id=post.id,
+            actor=actor,
+            message=text,
+            data={"version": post.version},
+        )
+        settle(session, post, now=now, actor=actor)
+
+
+def comment(db: Database, post_id: int, *, actor: str, text: str, now: datetime) -> None:
+    if not text.strip():
+        raise InvalidInput("the comment is empty")
+    with db.transaction() as session:
+        post = load_post(session, post_id)
+        user = user_named(session, actor)
+        orgs = {post.org_id} | {p.channel.org_id for p in post.publications}
+        if actor != post.author and not set(memberships(session, user)) & orgs:
+            raise Refused(f"rule 'roles': {actor} is not a member of an organisation post {post_id} concerns")
+        session.add(
+            Comment(at=now, post_id=post.id, post_version=post.version, author=actor, kind="comment", text=text)
+        )
+        record_event(session, "post.commented", now=now, post_id=post.id, actor=actor, message=text)
+
+
+# -- partner shares ------------------------------------------------------------------------------
+
+
+def share(
+    db: Database, post_id: int, *, to_org: str, now: datetime, actor: str | None = None, may_edit: bool = False
+) -> int:
+    """Offer an approved post to a partner, who may adopt it on its own channels under its own policy."""
+    with db.transaction() as session:
+        post = load_post(session, post_id)
+        if post.org_id is None:
+            raise StateConflict(f"post {post_id} belongs to no organisation; only an organisation's posts are shared")
+        owner = session.get(Organisation, post.org_id)
+        assert owner is not None
+        _require_role(session, actor, owner, "editor", "share posts")
+        partner = org_named(session, to_org)
+        if partner.id == owner.id:
+            raise InvalidInput(f"post {post_id} already belongs to {to_org}")
+        if post.review != APPROVED:
+            raise StateConflict(f"post {post_id} is {post.review.replace('_', ' ')}; only approved posts are shared")
+        offer = Share(
+            post_id=post.id,
+            from_org_id=owner.id,
+            to_org_id=partner.id,
+            may_edit=may_edit,
+            state="offered",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(offer)
+        session.flush()
+        record_event(
+            session,
+            "share.offered",
+            now=now,
+            post_id=post.id,
+            actor=actor,
+            message=f"shared with {to_org}" + (" (may edit)" if may_edit else " (text as is)"),
+            data={"share": offer.id, "to": to_org},
+        )
+        return offer.id
+
+
+def open_share(session: Session, share_id: int, *, actor: str | None, text: str) -> tuple[Share, Post]:
+    """A share that ``actor``'s organisation may adopt now, with its original post; checks the limits."""
+    offer = session.get(Share, share_id)
+    if offer is None:
+        raise NotFound(f"no share with id {share_id}")
+    if offer.state != "offered":
+        raise StateConflict(f"share {share_id} is {offer.state}")
+    partner = session.get(Organisation, offer.to_org_id)
+    assert partner is not None
+    _require_role(session, actor, partner, "contributor", "adopt shared posts")
+    original = load_post(session, offer.post_id)
+    check_share_text(offer, original, text)
+    return offer, original
+
+
+def adopt_share(session: Session, share_id: int, copy: Post, *, now: datetime) -> None:
+    """Mark the share adopted by ``copy`` (in the transaction that creates the copy)."""
+    offer = session.get(Share, share_id)
+    if offer is None or offer.state != "offered":
+        raise StateConflict(f"share {share_id} was {offer.state if offer else 'removed'} meanwhile")
+    offer.state, offer.derived_post_id, offer.updated_at = "adopted", copy.id, now
+    record_event(
+        session,
+        "share.adopted",
+        now=now,
+        post_id=offer.post_id,
+        actor=copy.author,
+        message=f"adopted as post {copy.id}",
+        data={"share": share_id, "copy": copy.id},
+    )
+
+
+def share_and_original(session: Session, share_id: int) -> tuple[Share, Post]:
+    offer = session.get(Share, share_id)
+    if offer is None:
+        raise NotFound(f"no share with id {share_id}")
+    return offer, load_post(session, offer.post_id)
+
+
+def check_share_text(offer: Share, original: Post, text: str) -> None:
+    if not offer.may_edit and original.text not in text:
+        raise Refused(
+            f"rule 'shared as is': share {offer.id} of post {original.id} does not allow changes to its text; "
+            "the original text must stay whole (add before or after it)"
+        )
+
+
+def withdraw_share(db: Database, share_id: int, *, now: datetime, actor: str | None = None) -> list[str]:
+    """Take a share back; the partner's copy is cancelled unless something of it is already out."""
+    with db.transaction() as session:
+        offer = session.get(Share, share_id)
+        if offer is None:
+            raise NotFound(f"no share with id {share_id}")
+        owner = session.get(Organisation, offer.from_org_id)
+        assert owner is not None
+        _require_role(session, actor, owner, "editor", "withdraw shares")
+        if offer.state == "withdrawn":
+            raise StateConflict(f"share {share_id} is already withdrawn")
+        cancelled: list[str] = []
+        if offer.derived_post_id is not None:
+            copy = load_post(session, offer.derived_post_id)
+            out = [p for p in copy.publications if p.state in (S.PUBLISHED, S.PUBLISHING, S.UNKNOWN)]
+            if out:
+                names = ", ".join(f"{p.channel.name} ({p.state})" for p in out)
+                raise StateConflict(f"share {share_id} cannot be withdrawn: the partner's copy is out on {names}")
+            pending = [p for p in copy.publications if p.state not in (S.CANCELLED, S.FAILED)]
+            names_by_id = {p.id: p.channel.name for p in pending}
+            moved = transition(
+                session,
+                pending,
+                S.CANCELLED,
+                now=now,
+                values={"dispatch_token": None},
+                message=f"share {share_id} withdrawn",
+                actor=actor,
+            )
+            cancelled = [names_by_id[i] for i in moved]
+        offer.state = "withdrawn"
+        offer.updated_at = now
+        record_event(
+            session,
+            "share.withdrawn",
+            now=now,
+            post_id=offer.post_id,
+            actor=actor,
+            message=f"share {share_id} withdrawn" + (f"; cancelled on {', '.join(cancelled)}" if cancelled else ""),
+            data={"share": share_id},
+        )
+        return cancelled
+
+
+def list_shares(db: Database, *, org: str | None = None) -> list[dict[str, Any]]:
+    with db.transaction() as session:
+        names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
+        rows = []
+        for offer in session.scalars(select(Share).order_by(Share.id)):
+            if org is not None and org not in (names[offer.from_org_id], names[offer.to_org_id]):
+                continue
+            rows.append(
+                {
+                    "id": offer.id,
+                    "post": offer.post_id,
+                    "from": names[offer.from_org_id],
+                    "to": names[offer.to_org_id],
+                    "may_edit": offer.may_edit,
+                    "state": offer.state,
+                    "copy": offer.derived_post_id,
+                }
+            )
+        return rows
+
+
+# -- the record ----------------------------------------------------------------------------------
+
+SIGNOFF_FIELDS = (
+    "id",
+    "at",
+    "post_id",
+    "post_version",
+    "variant",
+    "content_hash",
+    "org",
+    "signer",
+    "role",
+    "rule",
+    "kind",
+    "note",
+)
+
+
+def signoff_record(db: Database, *, org: str | None = None, post_id: int | None = None) -> list[dict[str, Any]]:
+    with db.transaction() as session:
+        query = select(SignOff).order_by(SignOff.id)
+        if org is not None:
+            query = query.where(SignOff.org == org)
+        if post_id is not None:
+            query = query.where(SignOff.post_id == post_id)
+        return [
+            {
+                name: (value.isoformat() if isinstance(value := getattr(row, name), datetime) else value)
+                for name in SIGNOFF_FIELDS
+            }
+            for row in session.scalars(query)
+        ]
+
+
+def as_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def review_view(db: Database, post_id: int) -> dict[str, Any]:
+    """Where a post stands in review: what each publication needs, sign-offs and comments."""
+    with db.transaction() as session:
+        post = load_post(session, post_id)
+        needs = needs_of(session, post)
+        comments = session.scalars(select(Comment).where(Comment.post_id == post_id).order_by(Comment.id))
+        return {
+            "review": post.review,
+            "org": org_named_by_id(session, post.org_id) if post.org_id else None,
+            "importance": post.importance,
+            "format": post.format,
+            "priority": post.priority,
+            "needs": {needs[p.id].channel: needs[p.id].describe() for p in post.publications},
+            "comments": [
+                {"at": c.at.isoformat(), "author": c.author, "kind": c.kind, "version": c.post_version, "text": c.text}
+                for c in comments
+            ],
+        }
+
+
+# -- deadlines -----------------------------------------------------------------------------------
+
+
+def sweep_deadlines(db: Database, *, now: datetime, horizon: timedelta = timedelta(days=30)) -> list[int]:
+    """Warn before a sign-off deadline; at the deadline, an unsigned publication does not go out.
+
+    Returns the ids of publications that missed their deadline in this sweep.
+    """
+    missed: list[int] = []
+    with db.transaction() as session:
+        waiting = session.scalars(
+            select(Publication).where(
+                Publication.state == S.AWAITING_SIGNOFF.value, Publication.due_at <= now + horizon
+            )
+        ).all()
+        for post_id in sorted({p.post_id for p in waiting}):
+            post = load_post(session, post_id)
+            needs = needs_of(session, post)
+            for publication in (p for p in waiting if p.post_id == post_id):
+                need = needs[publication.id]
+                deadline = need.deadline or publication.due_at
+                warning = timedelta(hours=policy_of(need.org).deadline_warning_hours)
+                if now >= deadline:
+                    detail = f"waiting for {need.describe()}" if not need.satisfied else f"post is {post.review}"
+                    transition(
+                        session,
+                        [publication],
+                        S.NEEDS_ATTENTION,
+                        now=now,
+                        values={
+                            "last_error": f"not signed off by its deadline {deadline:%Y-%m-%d %H:%M} UTC "
+                            f"({detail}); it was not published"
+                        },
+                        message="sign-off deadline missed",
+                    )
+                    record_event(
+                        session,
+                        "approval.missed",
+                        now=now,
+                        post_id=post_id,
+                        publication_id=publication.id,
+                        channel_id=publication.channel_id,
+                        message=f"{publication.channel.name}: {detail}",
+                    )
+                    missed.append(publication.id)
+                elif now >= deadline - warning and not publication.deadline_warned:
+                    publication.deadline_warned = True
+                    record_event(
+                        session,
+                        "approval.deadline_near",
+                        now=now,
+                        post_id=post_id,
+                        publication_id=publication.id,
+                        channel_id=publication.channel_id,
+                        message=f"{publication.channel.name}: sign-off due by {deadline:%Y-%m-%d %H:%M} UTC; "
+                        f"{need.describe()}",
+                    )
+    return missed

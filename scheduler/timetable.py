@@ -1,0 +1,390 @@
+"""Too much to post: channels' posting schedules, the queue, priorities, the global pause and blackouts.
+
+``scheduler.slots`` decides times; this module reads what is booked from the database and writes
+the decisions back, each move through ``transitions`` so the event log says why a post moved.
+The dispatcher asks ``holds`` before every claim: while paused nothing is claimed, and nothing due
+inside a blackout is claimed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
+from scheduler.slots import PostingSchedule, Queued, Window, allocate, parse_priority, release, upcoming
+from scheduler.states import PublicationState
+from scheduler.store import Blackout, Channel, ChannelSchedule, Control, Database, Post, Publication
+from scheduler.transitions import record_event, transition
+from scheduler.when import parse_due
+
+S = PublicationState
+PAUSE = "pause"
+# Publications that hold a time on their channel (for slots, spacing and daily limits).
+_BOOKING = (S.AWAITING_SIGNOFF, S.SCHEDULED, S.QUEUED, S.PUBLISHING, S.RETRY_WAIT, S.UNKNOWN, S.PUBLISHED)
+# The queue moves only what has not been handed to a worker.
+_MOVABLE = (S.AWAITING_SIGNOFF, S.SCHEDULED)
+# Never move something about to be claimed: the dispatcher may be sending it now.
+_SETTLED_AHEAD = timedelta(minutes=2)
+
+
+def _channel(session: Session, name: str) -> Channel:
+    channel = session.scalar(select(Channel).where(Channel.name == name))
+    if channel is None:
+        raise NotFound(f"unknown channel {name!r}")
+    return channel
+
+
+def schedule_of(session: Session, channel_id: int) -> PostingSchedule | None:
+    row = session.get(ChannelSchedule, channel_id)
+    return PostingSchedule.from_document(row.document) if row else None
+
+
+def set_schedule(
+    db: Database,
+    *,
+    channel: str,
+    slots: Sequence[str],
+    now: datetime,
+    max_per_day: int | None = None,
+    min_spacing: str | None = None,
+    actor: str | None = None,
+) -> PostingSchedule:
+    with db.transaction() as session:
+        target = _channel(session, channel)
+        schedule = PostingSchedule.parse(target.timezone, slots, max_per_day=max_per_day, min_spacing=min_spacing)
+        row = session.get(ChannelSchedule, target.id)
+        if row is None:
+            session.add(ChannelSchedule(channel_id=target.id, document=schedule.to_document(), updated_at=now))
+        else:
+            row.document, row.updated_at = schedule.to_document(), now
+        record_event(
+            session,
+            "queue.schedule_set",
+            now=now,
+            channel_id=target.id,
+            actor=actor,
+            message=f"{channel}: {schedule.describe()}",
+            data=schedule.to_document(),
+        )
+        return schedule
+
+
+def blackouts_for(session: Session, channel_id: int | None, *, after: datetime) -> list[Window]:
+    """Blackouts still to come or running that apply to the channel (or to every channel)."""
+    query = select(Blackout).where(Blackout.ends_at > after)
+    if channel_id is not None:
+        query = query.where(or_(Blackout.channel_id.is_(None), Blackout.channel_id == channel_id))
+    return [Window(row.name, row.starts_at, row.ends_at) for row in session.scalars(query.order_by(Blackout.starts_at))]
+
+
+def _booked(session: Session, channel_id: int, *, since: datetime, exclude: Sequence[int] = ()) -> list[datetime]:
+    moment = func.coalesce(Publication.published_at, Publication.next_attempt_at, Publication.due_at)
+    rows = session.execute(
+        select(moment).where(
+            Publication.channel_id == channel_id,
+            Publication.state.in_([s.value for s in _BOOKING]),
+            moment >= since,
+            Publication.id.not_in(list(exclude)),
+        )
+    ).scalars()
+    return list(rows)
+
+
+def check_open(session: Session, channels: Sequence[Channel], moment: datetime) -> None:
+    """An explicit time inside a blackout is refused, naming the blackout."""
+    for channel in channels:
+        for window in blackouts_for(session, channel.id, after=moment):
+            if window.covers(moment):
+                raise Refused(
+                    f"rule 'blackout': {window.name!r} ({window.starts_at:%Y-%m-%d %H:%M} to "
+                    f"{window.ends_at:%Y-%m-%d %H:%M} UTC) covers {moment:%Y-%m-%d %H:%M} UTC on {channel.name}; "
+                    "pick a time outside it, or add the post to the queue"
+                )
+
+
+def enqueue(
+    session: Session, channel: Channel, new: Sequence[Publication], *, now: datetime, actor: str | None = None
+) -> None:
+    """Give ``new`` (flushed, not yet due anywhere) slots on ``channel``; what a higher priority
+    displaces moves down, each move recorded."""
+    schedule = schedule_of(session, channel.id)
+    if schedule is None:
+        raise InvalidInput(
+            f"channel {channel.name} has no posting schedule, so nothing can be added to its queue; "
+            f"set one with: crosspost queue set {channel.name} --slot 'mon-fri 09:00,13:00'"
+        )
+    _repack(session, channel, schedule, new, now=now, actor=actor)
+
+
+def _repack(
+    session: Session,
+    channel: Channel,
+    schedule: PostingSchedule,
+    new: Sequence[Publication],
+    *,
+    now: datetime,
+    actor: str | None,
+) -> None:
+    movable = list(
+        session.scalars(
+            select(Publication)
+            .join(Post, Post.id == Publication.post_id)
+            .where(
+                Publication.channel_id == channel.id,
+                Publication.from_queue.is_(True),
+                Publication.state.in_([s.value for s in _MOVABLE]),
+                Publication.due_at > now + _SETTLED_AHEAD,
+                Publication.id.not_in([p.id for p in new]),
+            )
+        )
+    )
+    items = [*movable, *new]
+    times = allocate(
+        schedule,
+        now=now + _SETTLED_AHEAD,
+        fixed=_booked(session, channel.id, since=now - timedelta(days=1), exclude=[p.id for p in items]),
+        queued=[Queued(p.id, parse_priority(p.post.priority), p.queued_at or p.created_at) for p in items],
+        blackouts=blackouts_for(session, channel.id, after=now),
+    )
+    for publication in new:
+        publication.due_at, publication.due_zone = times[publication.id], channel.timezone
+    for publication in movable:
+        if times[publication.id] != publication.due_at:
+            moved_to = times[publication.id]
+            cause = f" for post {new[0].post_id} ({new[0].post.priority} priority)" if new else ""
+            transition(
+                session,
+                [publication],
+                S(publication.state),
+                now=now,
+                actor=actor,
+                values={"due_at": moved_to, "dispatch_token": None},
+                message=f"moved by the queue to {moved_to.isoformat()}{cause}",
+            )
+
+
+@dataclass(frozen=True)
+class Slot:
+    at: datetime
+    holder: str | None
+
+
+def queue_view(db: Database, *, channel: str, now: datetime, days: int = 7) -> dict[str, Any]:
+    with db.transaction() as session:
+        target = _channel(session, channel)
+        schedule = schedule_of(session, target.id)
+        rows = session.execute(
+            select(Publication.due_at, Publication.post_id, Publication.state, Post.priority)
+            .join(Post, Post.id == Publication.post_id)
+            .where(
+                Publication.channel_id == target.id,
+                Publication.state.in_([s.value for s in _BOOKING if s != S.PUBLISHED]),
+                Publication.due_at >= now,
+            )
+            .order_by(Publication.due_at)
+        ).all()
+        booked = {row.due_at: f"post {row.post_id} ({row.priority}, {row.state})" for row in rows}
+        slots = (
+            upcoming(
+                schedule, now=now, days=days, booked=booked, blackouts=blackouts_for(session, target.id, after=now)
+            )
+            if schedule
+            else []
+        )
+        return {
+            "channel": channel,
+            "zone": target.timezone,
+            "schedule": schedule.describe() if schedule else None,
+            "slots": [{"at": at.isoformat(), "holder": holder} for at, holder in slots],
+            "upcoming": [{"at": at.isoformat(), "holder": label} for at, label in booked.items()],
+            "paused": is_paused(session),
+        }
+
+
+# -- the global pause and blackouts --------------------------------------------------------------
+
+
+def is_paused(session: Session) -> bool:
+    row = session.get(Control, PAUSE)
+    return bool(row and row.value.get("paused"))
+
+
+def holds(session: Session, *, now: datetime) -> tuple[bool, list[ColumnElement[bool]]]:
+    """For the dispatcher: whether everything is paused, and the conditions that keep what is due
+    inside a blackout from being claimed."""
+    if is_paused(session):
+        return True, []
+    due = func.coalesce(Publication.next_attempt_at, Publication.due_at)
+    conditions = []
+    for row in session.scalars(select(Blackout).where(Blackout.ends_at > now)):
+        inside = and_(due >= row.starts_at, due < row.ends_at)
+        if row.channel_id is not None:
+            inside = and_(inside, Publication.channel_id == row.channel_id)
+        conditions.append(not_(inside))
+    return False, conditions
+
+
+def pause(db: Database, *, now: datetime, reason: str | None = None, actor: str | None = None) -> None:
+    with db.transaction() as session:
+        if is_paused(session):
+            raise StateConflict("publishing is already paused")
+        _set_control(session, PAUSE, {"paused": True, "since": now.isoformat(), "reason": reason}, now)
+        record_event(
+            session,
+            "dispatch.paused",
+            now=now,
+            actor=actor,
+            message=f"publishing paused: {reason}" if reason else "publishing paused",
+        )
+
+
+def resume(db: Database, *, now: datetime, actor: str | None = None) -> dict[str, int]:
+    """Release what the pause held, spread out within each channel's limits; returns how many
+    publications moved per channel."""
+    with db.transaction() as session:
+        if not is_paused(session):
+            raise StateConflict("publishing is not paused")
+        _set_control(session, PAUSE, {"paused": False}, now)
+        moved = _release_overdue(session, now=now, actor=actor, why="released after the pause")
+        record_event(session, "dispatch.resumed", now=now, actor=actor, message="publishing resumed", data=moved)
+        return moved
+
+
+def _set_control(session: Session, name: str, value: dict[str, Any], now: datetime) -> None:
+    row = session.get(Control, name)
+    if row is None:
+        session.add(Control(name=name, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
+
+
+def _release_overdue(
+    session: Session,
+    *,
+    now: datetime,
+    actor: str | None,
+    why: str,
+    within: Window | None = None,
+    channel_id: int | None = None,
+) -> dict[str, int]:
+    """Backlogs (overdue, or inside ``within``) get new times that keep their channel's limits."""
+    due = func.coalesce(Publication.next_attempt_at, Publication.due_at)
+    condition = due < now if within is None else and_(due >= within.starts_at, due < within.ends_at)
+    query = select(Publication).where(
+        Publication.state.in_([S.SCHEDULED.value, S.RETRY_WAIT.value, S.AWAITING_SIGNOFF.value]), condition
+    )
+    if channel_id is not None:
+        query = query.where(Publication.channel_id == channel_id)
+    by_channel: dict[int, list[Publication]] = {}
+    for publication in session.scalars(query):
+        by_channel.setdefault(publication.channel_id, []).append(publication)
+    moved: dict[str, int] = {}
+    start = now if within is None else within.ends_at
+    for channel_id_, backlog in by_channel.items():
+        channel = session.get(Channel, channel_id_)
+        assert channel is not None
+        schedule = schedule_of(session, channel_id_)
+        limited = schedule is not None and (schedule.max_per_day or schedule.min_spacing)
+        if within is None and not limited:
+            continue  # no limits to keep: the backlog goes as it is
+        times = release(
+            schedule,
+            now=start,
+            fixed=_booked(session, channel_id_, since=start - timedelta(days=1), exclude=[p.id for p in backlog]),
+            backlog=[Queued(p.id, parse_priority(p.post.priority), p.next_attempt_at or p.due_at) for p in backlog],
+            blackouts=blackouts_for(session, channel_id_, after=start),
+        )
+        for publication in backlog:
+            state = S(publication.state)
+            target = S.AWAITING_SIGNOFF if state == S.AWAITING_SIGNOFF else S.SCHEDULED
+            transition(
+                session,
+                [publication],
+                target,
+                now=now,
+                actor=actor,
+                values={"due_at": times[publication.id], "next_attempt_at": None},
+                message=f"{why}: now due {times[publication.id].isoformat()}",
+            )
+        moved[channel.name] = len(backlog)
+    return moved
+
+
+def add_blackout(
+    db: Database,
+    *,
+    name: str,
+    start: str,
+    end: str,
+    now: datetime,
+    tz: str | None = None,
+    channel: str | None = None,
+    actor: str | None = None,
+) -> dict[str, int]:
+    """Nothing publishes in [start, end) on ``channel`` (or everywhere); what was due inside moves
+    to after it, within each channel's limits. Returns the moves per channel."""
+    if not name.strip():
+        raise InvalidInput("a blackout needs a name that says why, e.g. 'annual closure'")
+    begins = parse_due(start, tz, now=now, allow_past=True).utc
+    ends = parse_due(end, tz, now=now, allow_past=True).utc
+    window = Window(name, begins, ends)
+    if ends <= now:
+        raise InvalidInput(f"blackout {name!r} ends {ends.isoformat()}, which is already past")
+    with db.transaction() as session:
+        target = _channel(session, channel) if channel else None
+        session.add(
+            Blackout(
+                name=name, starts_at=begins, ends_at=ends, channel_id=target.id if target else None, created_at=now
+            )
+        )
+        session.flush()
+        moved = _release_overdue(
+            session,
+            now=now,
+            actor=actor,
+            why=f"moved out of blackout {name!r}",
+            within=window,
+            channel_id=target.id if target else None,
+        )
+        record_event(
+            session,
+            "queue.blackout_added",
+            now=now,
+            channel_id=target.id if target else None,
+            actor=actor,
+            message=f"{name}: {begins.isoformat()} to {ends.isoformat()}"
+            + (f" on {channel}" if channel else " on every channel"),
+            data={"moved": moved},
+        )
+        return moved
+
+
+def list_blackouts(db: Database, *, now: datetime) -> list[dict[str, Any]]:
+    with db.transaction() as session:
+        names = dict(session.execute(select(Channel.id, Channel.name)).all())
+        return [
+            {
+                "id": row.id,
+                "name": row.name,
+                "starts_at": row.starts_at.isoformat(),
+                "ends_at": row.ends_at.isoformat(),
+                "channel": names.get(row.channel_id) if row.channel_id else "all",
+            }
+            for row in session.scalars(select(Blackout).where(Blackout.ends_at > now).order_by(Blackout.starts_at))
+        ]
+
+
+def remove_blackout(db: Database, blackout_id: int, *, now: datetime, actor: str | None = None) -> None:
+    with db.transaction() as session:
+        row = session.get(Blackout, blackout_id)
+        if row is None:
+            raise NotFound(f"no blackout with id {blackout_id}")
+        session.delete(row)
+        record_event(session, "queue.blackout_removed", now=now, actor=actor, message=row.name)
