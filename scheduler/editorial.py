@@ -311,6 +311,7 @@ def settle(session: Session, post: Post, *, now: datetime, actor: str | None) ->
     Called after anything that may change what is signed: creation, an edit, a sign-off, a change
     request, a submission, a new variant.
     """
+    fresh(session, post)
     needs = needs_of(session, post)
     held_back = post.review in (DRAFT, CHANGES_REQUESTED)
     hold: list[Publication] = []
@@ -344,6 +345,7 @@ def settle(session: Session, post: Post, *, now: datetime, actor: str | None) ->
             },
             message="signed off too late",
         )
+    fresh(session, post)
     if post.review in (SUBMITTED, APPROVED):
         pending = [needs[p.id] for p in post.publications if p.state == S.AWAITING_SIGNOFF]
         review = SUBMITTED if any(not need.satisfied for need in pending) else APPROVED
@@ -354,6 +356,14 @@ def settle(session: Session, post: Post, *, now: datetime, actor: str | None) ->
             record_event(
                 session, kind, now=now, post_id=post.id, actor=actor, message=message, data={"version": post.version}
             )
+
+
+def fresh(session: Session, post: Post) -> None:
+    """Transitions are Core statements: reload the post's publications, whose ORM states are stale."""
+    session.flush()  # expiring would otherwise drop changes not yet written
+    for publication in post.publications:
+        session.expire(publication)
+    session.expire(post, ["publications"])
 
 
 def carry_signoffs(

@@ -263,6 +263,53 @@ def create_post(
         return post.id
 
 
+def adopt_share(
+    db: Database,
+    settings: Settings,
+    share_id: int,
+    *,
+    channels: Sequence[str],
+    now: datetime,
+    actor: str | None = None,
+    text: str | None = None,
+    at: str | None = None,
+    tz: str | None = None,
+    immediately: bool = False,
+    queue: bool = False,
+    draft: bool = False,
+) -> int:
+    """A partner adopts a shared post on its own channels: a copy under its own policy and sign-off.
+
+    The text is the original's unless ``text`` is given (and the share allows it, or keeps the
+    original whole); the media are the original's. Returns the copy's post id.
+    """
+    with db.transaction() as session:
+        _, original = editorial.share_and_original(session, share_id)
+        media = [MediaInput(settings.media_store / m.path, m.alt_text) for m in original.media]
+        title, link, language = original.title, original.link, original.language
+        importance, kind = original.importance, original.format
+    return create_post(
+        db,
+        settings,
+        text=original.text if text is None else text,
+        channels=channels,
+        now=now,
+        at=at,
+        tz=tz,
+        immediately=immediately,
+        queue=queue,
+        media=media,
+        actor=actor,
+        share=share_id,
+        draft=draft,
+        title=title,
+        link=link,
+        language=language,
+        importance=importance,
+        format=kind,
+    )
+
+
 def _new_publication(post: Post, channel: Channel, due: DueTime, now: datetime) -> Publication:
     return Publication(
         post_id=post.id,
@@ -361,7 +408,13 @@ def edit_post(
             }
             message = f"rescheduled to {due.utc.isoformat()}"
             transition(session, waiting, S.SCHEDULED, now=now, values=values, message=message, actor=actor)
-            held = [p for p in pending if p.state == S.AWAITING_SIGNOFF]
+            # a never-attempted publication that needed a person (a missed sign-off deadline) re-enters
+            # through the sign-off gate; one that was attempted may have landed and is left alone
+            held = [
+                p
+                for p in pending
+                if p.state == S.AWAITING_SIGNOFF or (p.state == S.NEEDS_ATTENTION and p.attempts == 0)
+            ]
             transition(session, held, S.AWAITING_SIGNOFF, now=now, values=values, message=message, actor=actor)
         elif changed:
             queued = [p for p in waiting if p.state == S.QUEUED]
@@ -374,7 +427,6 @@ def edit_post(
                 message="content edited: the message in flight is void",
                 actor=actor,
             )
-        session.expire(post, ["publications"])
         editorial.settle(session, post, now=now, actor=actor)
         return post.version
 
@@ -507,7 +559,6 @@ def _move_post(
         names = {p.id: p.channel.name for p in applicable}
         moved = transition(session, applicable, to, now=now, values=values, message=f"{verb} requested", actor=actor)
         if then is not None:
-            session.expire(post, ["publications"])
             then(session, post, now=now, actor=actor)
         return [names[i] for i in moved]
 

@@ -294,23 +294,28 @@ def _release_overdue(
         limited = schedule is not None and (schedule.max_per_day or schedule.min_spacing)
         if within is None and not limited:
             continue  # no limits to keep: the backlog goes as it is
-        times = release(
-            schedule,
-            now=start,
-            fixed=_booked(session, channel_id_, since=start - timedelta(days=1), exclude=[p.id for p in backlog]),
-            backlog=[Queued(p.id, parse_priority(p.post.priority), p.next_attempt_at or p.due_at) for p in backlog],
-            blackouts=blackouts_for(session, channel_id_, after=start),
-        )
+        fixed = _booked(session, channel_id_, since=start - timedelta(days=1), exclude=[p.id for p in backlog])
+        items = [Queued(p.id, parse_priority(p.post.priority), p.next_attempt_at or p.due_at) for p in backlog]
+        windows = blackouts_for(session, channel_id_, after=start)
+        # out of a blackout, a channel with a posting schedule takes its next free slots; a backlog
+        # after a pause goes as soon as the channel's limits allow
+        to_slots = within is not None and schedule is not None
+        if to_slots and schedule is not None:
+            times = allocate(schedule, now=start, fixed=fixed, queued=items, blackouts=windows)
+        else:
+            times = release(schedule, now=start, fixed=fixed, backlog=items, blackouts=windows)
         for publication in backlog:
             state = S(publication.state)
             target = S.AWAITING_SIGNOFF if state == S.AWAITING_SIGNOFF else S.SCHEDULED
+            # stays where it is put: the queue must not pull it back before the blackout's end
+            values: dict[str, Any] = {"due_at": times[publication.id], "next_attempt_at": None, "from_queue": False}
             transition(
                 session,
                 [publication],
                 target,
                 now=now,
                 actor=actor,
-                values={"due_at": times[publication.id], "next_attempt_at": None},
+                values=values,
                 message=f"{why}: now due {times[publication.id].isoformat()}",
             )
         moved[channel.name] = len(backlog)

@@ -69,7 +69,13 @@ def pg_server_url() -> Iterator[str]:
 def _truncate(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE events, publications, post_media, posts, channels RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text(
+                "TRUNCATE events, signoffs, comments, shares, post_variants, publications, post_media, posts,"
+                " posting_schedules, blackouts, controls, channels, memberships, users, organisations"
+                " RESTART IDENTITY CASCADE"
+            )
+        )
     engine.dispose()
 
 

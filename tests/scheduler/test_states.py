@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from scheduler.states import ALLOWED, CANCELLABLE, PublicationState, sources_of
+from scheduler.states import ALLOWED, CANCELLABLE, DISPATCHABLE, PublicationState, sources_of
 
 S = PublicationState
 
@@ -30,3 +30,11 @@ def test_every_state_is_reachable_from_scheduled() -> None:
 def test_a_publication_being_published_cannot_be_cancelled() -> None:
     assert S.PUBLISHING not in CANCELLABLE
     assert S.UNKNOWN not in CANCELLABLE
+
+
+def test_awaiting_signoff_leads_to_publishing_only_through_scheduled() -> None:
+    # the sign-off gate: nothing waiting for a signature is ever claimed or sent
+    assert S.AWAITING_SIGNOFF not in DISPATCHABLE
+    assert ALLOWED[S.AWAITING_SIGNOFF] == {S.SCHEDULED, S.CANCELLED, S.NEEDS_ATTENTION, S.AWAITING_SIGNOFF}
+    assert S.AWAITING_SIGNOFF not in ALLOWED[S.PUBLISHING]
+    assert S.AWAITING_SIGNOFF not in ALLOWED[S.UNKNOWN]

@@ -1,0 +1,42 @@
+"""The migrations build exactly the schema the models describe, and the records that are evidence stay so."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from scheduler.store import Base, Database, SignOff
+
+
+def test_migrations_match_the_models(db: Database) -> None:
+    with db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_the_sign_off_record_is_append_only(db: Database) -> None:
+    with db.transaction() as session:
+        session.add(
+            SignOff(
+                at=datetime(2027, 3, 1, tzinfo=UTC),
+                post_id=1,
+                post_version=1,
+                variant="base",
+                content_hash="ab" * 32,
+                org="cms",
+                signer="eve",
+                role="editor",
+                rule="r",
+                kind="signed",
+            )
+        )
+    for statement in ("UPDATE signoffs SET signer = 'mallory'", "DELETE FROM signoffs"):
+        with pytest.raises(DBAPIError, match="append-only"), db.transaction() as session:
+            session.execute(text(statement))
+    with db.transaction() as session:
+        assert session.scalar(text("SELECT signer FROM signoffs")) == "eve"
