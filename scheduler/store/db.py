@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduler.errors import ConfigurationError
@@ -33,6 +36,22 @@ def _tune_sqlite(engine: Engine) -> None:
         # SQLite has no row locks or SKIP LOCKED: take the write lock up front, so a claim's
         # read-then-update can never interleave with another writer's (scheduling-design §1.3).
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration's id, read from the files: the one no other migration revises."""
+    revisions, parents = set(), set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text()
+        revision = re.search(r'^revision = "([^"]+)"', source, re.MULTILINE)
+        parent = re.search(r'^down_revision = "([^"]+)"', source, re.MULTILINE)
+        if revision:
+            revisions.add(revision.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    [head] = revisions - parents
+    return head
 
 
 class Database:
@@ -78,9 +97,19 @@ class Database:
 
     def upgrade(self) -> None:
         """Apply every pending Alembic migration."""
+        if self.at_head():
+            return  # every CLI call starts here: skip importing and running Alembic when nothing is pending
         from alembic import command  # imported here: only start-up and `db upgrade` need it
 
         command.upgrade(self.alembic_config(), "head")
+
+    def at_head(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        except DBAPIError:
+            return False  # no table yet: a new database
+        return current == [head_revision()]
 
     def alembic_config(self) -> Any:
         from alembic.config import Config

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from scheduler.store import Base, Database, SignOff
+from scheduler.store.db import head_revision
 
 
 def test_migrations_match_the_models(db: Database) -> None:
@@ -40,3 +41,10 @@ def test_the_sign_off_record_is_append_only(db: Database) -> None:
             session.execute(text(statement))
     with db.transaction() as session:
         assert session.scalar(text("SELECT signer FROM signoffs")) == "eve"
+
+
+def test_the_head_read_from_the_files_is_alembics(db: Database) -> None:
+    from alembic.script import ScriptDirectory
+
+    assert head_revision() == ScriptDirectory.from_config(db.alembic_config()).get_current_head()
+    assert db.at_head()  # the fixture migrated it: start-up skips Alembic
