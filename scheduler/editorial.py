@@ -59,7 +59,13 @@ def _check_name(kind: str, name: str) -> None:
 
 
 def add_org(
-    db: Database, *, name: str, now: datetime, display_name: str | None = None, kind: str = "host"
+    db: Database,
+    *,
+    name: str,
+    now: datetime,
+    display_name: str | None = None,
+    kind: str = "host",
+    actor: str | None = None,
 ) -> Organisation:
     _check_name("organisation", name)
     if kind not in ("host", "partner"):
@@ -70,12 +76,18 @@ def add_org(
         org = Organisation(name=name, display_name=display_name or name, kind=kind, policy=None, created_at=now)
         session.add(org)
         session.flush()
-        record_event(session, "org.added", now=now, message=f"{name} ({kind})", data={"org": name})
+        record_event(session, "org.added", now=now, actor=actor, message=f"{name} ({kind})", data={"org": name})
         return org
 
 
 def add_user(
-    db: Database, *, name: str, now: datetime, display_name: str | None = None, email: str | None = None
+    db: Database,
+    *,
+    name: str,
+    now: datetime,
+    display_name: str | None = None,
+    email: str | None = None,
+    actor: str | None = None,
 ) -> User:
     _check_name("user", name)
     with db.transaction() as session:
@@ -84,7 +96,7 @@ def add_user(
         user = User(name=name, display_name=display_name or name, email=email, created_at=now)
         session.add(user)
         session.flush()
-        record_event(session, "user.added", now=now, message=name, data={"user": name})
+        record_event(session, "user.added", now=now, actor=actor, message=name, data={"user": name})
         return user
 
 

@@ -52,8 +52,12 @@ def _probe_image(path: Path, max_bytes: int) -> tuple[str, str, int, int]:
     return mime, extension, loaded.image.width, loaded.image.height
 
 
-def ingest(source: Path, store: Path, *, max_bytes: int, alt_text: str | None = None) -> StoredMedia:
-    """Check ``source`` and copy it into the store; raises InvalidMedia naming the file and the problem."""
+def ingest(
+    source: Path, store: Path, *, max_bytes: int, alt_text: str | None = None, name: str | None = None
+) -> StoredMedia:
+    """Check ``source`` and copy it into the store; raises InvalidMedia naming the file and the problem.
+
+    ``name`` is the name the user knows the file by, when ``source`` is a copy (a shared post's media)."""
     if not source.is_file():
         raise InvalidMedia(f"{source}: no such file")
     size = source.stat().st_size
@@ -79,7 +83,7 @@ def ingest(source: Path, store: Path, *, max_bytes: int, alt_text: str | None = 
         Path(staging.name).replace(target)
     return StoredMedia(
         path=relative.as_posix(),
-        original_name=source.name,
+        original_name=name or source.name,
         sha256=sha,
         kind=kind,
         mime=mime,

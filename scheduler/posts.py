@@ -37,6 +37,7 @@ CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 class MediaInput:
     path: Path
     alt_text: str | None = None
+    name: str | None = None  # the file's name for people, when ``path`` is a stored copy
 
 
 # -- channels ------------------------------------------------------------------------------------
@@ -171,6 +172,11 @@ def create_post(
     a sign-off, its publication waits in ``awaiting_signoff`` (editorial.py). ``queue`` gives each
     channel's publication the next free slot of its posting schedule instead of a time (``at``).
     """
+    if actor is not None and author is not None and author != actor:
+        # the author is who may not sign (four eyes): a named person cannot write in someone else's name
+        raise InvalidInput(
+            f"--author {author!r} differs from --as {actor!r}: a post's author is the person creating it"
+        )
     author = author or actor
     rank = parse_priority(priority)
     if queue and (at or immediately):
@@ -183,7 +189,9 @@ def create_post(
             post_org = offer.to_org_id
     due = None if queue else parse_due(at, _zone_for(at, tz, targets), now=now, immediately=immediately)
     stored = [
-        ingest(item.path, settings.media_store, max_bytes=settings.max_media_bytes, alt_text=item.alt_text)
+        ingest(
+            item.path, settings.media_store, max_bytes=settings.max_media_bytes, alt_text=item.alt_text, name=item.name
+        )
         for item in media
     ]
     content = Content(text=text, title=title, link=link, language=language, media=_as_items(stored, settings))
@@ -231,7 +239,6 @@ def create_post(
             session.add(publication)
             rows.append((publication, channel))
         session.flush()
-        session.refresh(post, ["publications"])
         if queue:
             for publication, channel in rows:
                 timetable.enqueue(session, channel, [publication], now=now, actor=author)
@@ -248,6 +255,7 @@ def create_post(
                 message=f"due {publication.due_at.isoformat()}" + (" (from the queue)" if queue else ""),
             )
         if any(publication.state == S.AWAITING_SIGNOFF for publication, _ in rows):
+            session.refresh(post, ["publications"])
             post.review = editorial.DRAFT if draft else editorial.SUBMITTED
             if not draft:
                 record_event(
@@ -271,23 +279,27 @@ def adopt_share(
     channels: Sequence[str],
     now: datetime,
     actor: str | None = None,
+    org: str | None = None,
     text: str | None = None,
     at: str | None = None,
     tz: str | None = None,
     immediately: bool = False,
     queue: bool = False,
     draft: bool = False,
+    importance: str | None = None,
+    format: str | None = None,
+    priority: str | None = None,
 ) -> int:
     """A partner adopts a shared post on its own channels: a copy under its own policy and sign-off.
 
-    The text is the original's unless ``text`` is given (and the share allows it, or keeps the
-    original whole); the media are the original's. Returns the copy's post id.
+    The copy keeps the original's text (unless ``text`` is given and the share allows it, or keeps
+    the original whole), title, link, language, media and kind. Returns the copy's post id.
     """
     with db.transaction() as session:
         _, original = editorial.share_and_original(session, share_id)
-        media = [MediaInput(settings.media_store / m.path, m.alt_text) for m in original.media]
+        media = [MediaInput(settings.media_store / m.path, m.alt_text, m.original_name) for m in original.media]
         title, link, language = original.title, original.link, original.language
-        importance, kind = original.importance, original.format
+        kind = (importance or original.importance, format or original.format, priority or original.priority)
     return create_post(
         db,
         settings,
@@ -300,13 +312,15 @@ def adopt_share(
         queue=queue,
         media=media,
         actor=actor,
+        org=org,
         share=share_id,
         draft=draft,
         title=title,
         link=link,
         language=language,
-        importance=importance,
-        format=kind,
+        importance=kind[0],
+        format=kind[1],
+        priority=kind[2],
     )
 
 
@@ -584,6 +598,8 @@ def publication_view(publication: Publication) -> dict[str, Any]:
         "remote_url": publication.remote_url,
         "published_at": publication.published_at.isoformat() if publication.published_at else None,
         "last_error": publication.last_error,
+        "from_queue": publication.from_queue,
+        "content": editorial.content_of(publication)[1],
     }
 
 
@@ -597,6 +613,14 @@ def post_view(post: Post) -> dict[str, Any]:
         "author": post.author,
         "version": post.version,
         "content_hash": post.content_hash,
+        "review": post.review,
+        "importance": post.importance,
+        "format": post.format,
+        "priority": post.priority,
+        "variants": [
+            {"language": v.language, "channel_id": v.channel_id, "text": v.text, "content_hash": v.content_hash}
+            for v in post.variants
+        ],
         "created_at": post.created_at.isoformat(),
         "media": [
             {"name": m.original_name, "kind": m.kind, "mime": m.mime, "bytes": m.bytes, "alt_text": m.alt_text}

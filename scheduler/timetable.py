@@ -190,7 +190,10 @@ def queue_view(db: Database, *, channel: str, now: datetime, days: int = 7) -> d
             )
             .order_by(Publication.due_at)
         ).all()
-        booked = {row.due_at: f"post {row.post_id} ({row.priority}, {row.state})" for row in rows}
+        booked: dict[datetime, str] = {}
+        for row in rows:  # explicit times may share an instant: list every post there
+            label = f"post {row.post_id} ({row.priority}, {row.state})"
+            booked[row.due_at] = f"{booked[row.due_at]}; {label}" if row.due_at in booked else label
         slots = (
             upcoming(
                 schedule, now=now, days=days, booked=booked, blackouts=blackouts_for(session, target.id, after=now)
@@ -332,9 +335,9 @@ def add_blackout(
     tz: str | None = None,
     channel: str | None = None,
     actor: str | None = None,
-) -> dict[str, int]:
+) -> tuple[int, dict[str, int]]:
     """Nothing publishes in [start, end) on ``channel`` (or everywhere); what was due inside moves
-    to after it, within each channel's limits. Returns the moves per channel."""
+    to after it, within each channel's limits. Returns the blackout's id and the moves per channel."""
     if not name.strip():
         raise InvalidInput("a blackout needs a name that says why, e.g. 'annual closure'")
     begins = parse_due(start, tz, now=now, allow_past=True).utc
@@ -344,11 +347,10 @@ def add_blackout(
         raise InvalidInput(f"blackout {name!r} ends {ends.isoformat()}, which is already past")
     with db.transaction() as session:
         target = _channel(session, channel) if channel else None
-        session.add(
-            Blackout(
-                name=name, starts_at=begins, ends_at=ends, channel_id=target.id if target else None, created_at=now
-            )
+        row = Blackout(
+            name=name, starts_at=begins, ends_at=ends, channel_id=target.id if target else None, created_at=now
         )
+        session.add(row)
         session.flush()
         moved = _release_overdue(
             session,
@@ -368,7 +370,7 @@ def add_blackout(
             + (f" on {channel}" if channel else " on every channel"),
             data={"moved": moved},
         )
-        return moved
+        return row.id, moved
 
 
 def list_blackouts(db: Database, *, now: datetime) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from scheduler.cli import channels, media, posts, run
+from scheduler.cli import channels, editorial, media, posts, run, timetable
 from scheduler.cli._output import fail
 from scheduler.errors import CrosspostError, InvalidInput
 
@@ -23,6 +23,12 @@ app.add_typer(posts.app, name="post")
 app.add_typer(posts.text_app, name="text")
 app.add_typer(run.db_app, name="db")
 app.add_typer(media.app, name="media")
+app.add_typer(editorial.org_app, name="org")
+app.add_typer(editorial.user_app, name="user")
+app.add_typer(editorial.policy_app, name="policy")
+app.add_typer(timetable.app, name="queue")
+app.command("pause")(timetable.pause)
+app.command("resume")(timetable.resume)
 app.command("events")(posts.events)
 app.command("config")(run.config)
 app.command("up")(run.up)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from adapters import adapter_class, check_channel
-from scheduler import posts
+from scheduler import editorial, posts
 from scheduler.cli._output import print_json, print_table
 from scheduler.errors import InvalidInput
 from scheduler.runtime import build_runtime
@@ -50,6 +50,7 @@ def add(
     timezone: Annotated[str, typer.Option(help="IANA zone for wall times on this channel")] = "UTC",
     language: Annotated[str | None, typer.Option(help="Language of the channel, e.g. en")] = None,
     option: Annotated[list[str] | None, typer.Option(help="Platform option KEY=VALUE (repeatable)")] = None,
+    org: Annotated[str | None, typer.Option(help="The organisation the channel belongs to")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Add a channel without prompts."""
@@ -67,18 +68,21 @@ def add(
         dry_run=dry_run,
         options=options,
         credentials=_credentials(credentials),
+        org=org,
         now=runtime.clock(),
     )
-    view = _view(channel)
+    view = _view(channel, org)
     if as_json:
         print_json(view)
     else:
-        print(f"channel {channel.name} added ({channel.platform}{', dry run' if channel.dry_run else ''})")
+        details = [channel.platform] + (["dry run"] if channel.dry_run else []) + ([f"for {org}"] if org else [])
+        print(f"channel {channel.name} added ({', '.join(details)})")
 
 
-def _view(channel: Any) -> dict[str, Any]:
+def _view(channel: Any, org: str | None) -> dict[str, Any]:
     return {
         "name": channel.name,
+        "org": org,
         "platform": channel.platform,
         "timezone": channel.timezone,
         "language": channel.language,
@@ -92,9 +96,13 @@ def _view(channel: Any) -> dict[str, Any]:
 @app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List channels."""
-    views = [_view(channel) for channel in posts.list_channels(build_runtime().db)]
+    db = build_runtime().db
+    owners = {name: row["name"] for row in editorial.list_orgs(db) for name in row["channels"]}
+    views = [_view(channel, owners.get(channel.name)) for channel in posts.list_channels(db)]
     if as_json:
         print_json(views)
         return
-    rows = [[v["name"], v["platform"], v["timezone"], "yes" if v["dry_run"] else "no", v["status"]] for v in views]
-    print_table(["channel", "platform", "timezone", "dry run", "status"], rows)
+    rows = [
+        [v["name"], v["platform"], v["timezone"], "yes" if v["dry_run"] else "no", v["status"], v["org"]] for v in views
+    ]
+    print_table(["channel", "platform", "timezone", "dry run", "status", "org"], rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,10 +12,11 @@ import typer
 from media.fetch import fetch, is_url
 from media.specs import SPECS
 from media.text import check
-from scheduler import posts
+from scheduler import editorial, posts
 from scheduler.cli._output import print_json, print_table
-from scheduler.errors import InvalidInput
-from scheduler.runtime import build_runtime
+from scheduler.cli._people import AsUser, actor, person
+from scheduler.errors import InvalidInput, NotFound
+from scheduler.runtime import Runtime, build_runtime
 from scheduler.settings import Settings
 
 app = typer.Typer(help="Posts: one piece of content, published to several channels.", no_args_is_help=True)
@@ -40,15 +42,27 @@ def create(
     at: Annotated[str | None, typer.Option(help="'YYYY-MM-DD HH:MM' with --tz, or an ISO instant with offset")] = None,
     tz: Annotated[str | None, typer.Option(help="IANA time zone of --at, e.g. Europe/Zurich")] = None,
     now: Annotated[bool, typer.Option("--now", help="Publish immediately")] = False,
+    queue: Annotated[bool, typer.Option("--queue", help="Add to the channels' queues: the next free slot")] = False,
     media: Annotated[list[str] | None, typer.Option(help="Image or video file or http(s) URL (repeatable)")] = None,
     alt: Annotated[list[str] | None, typer.Option(help="Alt text for the media, in the same order")] = None,
     title: Annotated[str | None, typer.Option(help="Title (YouTube, TikTok photo posts)")] = None,
     link: Annotated[str | None, typer.Option(help="A link to add to the post")] = None,
     language: Annotated[str | None, typer.Option(help="Language code, e.g. en")] = None,
-    author: Annotated[str | None, typer.Option(help="Who wrote it")] = None,
+    author: Annotated[str | None, typer.Option(help="Who wrote it (default: the --as user)")] = None,
+    org: Annotated[str | None, typer.Option(help="The organisation the post belongs to")] = None,
+    submit_to: Annotated[
+        str | None, typer.Option(help="Submit to this organisation's review queue (to post on its channels)")
+    ] = None,
+    importance: Annotated[str, typer.Option(help="As the policy declares: routine, notable, major, ...")] = "routine",
+    format_: Annotated[
+        str | None, typer.Option("--format", help="As the policy declares: social, video, ... (default: by media)")
+    ] = None,
+    priority: Annotated[str, typer.Option(help="In the queue: high, normal or low")] = "normal",
+    draft: Annotated[bool, typer.Option("--draft", help="Save without submitting it for sign-off")] = False,
+    as_user: AsUser = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Queue a post on one or more channels."""
+    """Queue a post on one or more channels (held for sign-off where a policy asks for one)."""
     files = media or []
     alts = alt or []
     if len(alts) > len(files):
@@ -64,22 +78,53 @@ def create(
             at=at,
             tz=tz,
             immediately=now,
+            queue=queue,
             title=title,
             link=link,
             language=language,
             author=author,
             media=[posts.MediaInput(path, alts[i] if i < len(alts) else None) for i, path in enumerate(paths)],
+            actor=actor(as_user),
+            org=org,
+            submit_to=submit_to,
+            importance=importance,
+            format=format_,
+            priority=priority,
+            draft=draft,
             now=runtime.clock(),
         )
     finally:
         for path, item in zip(paths, files, strict=True):
             if is_url(item):
                 path.unlink(missing_ok=True)  # the store keeps its own content-addressed copy
+    _report_new(runtime, post_id, as_json=as_json)
+
+
+_NEW = {
+    editorial.DRAFT: "saved as a draft",
+    editorial.SUBMITTED: "submitted for sign-off",
+    editorial.CHANGES_REQUESTED: "waiting for changes",
+    editorial.APPROVED: "queued",
+}
+
+
+_STANDING = {
+    editorial.DRAFT: "a draft",
+    editorial.SUBMITTED: "submitted for sign-off",
+    editorial.CHANGES_REQUESTED: "waiting for changes",
+}
+
+
+def _report_new(runtime: Runtime, post_id: int, *, as_json: bool, prefix: str = "") -> None:
     view = posts.show_post(runtime.db, post_id)
+    review = editorial.review_view(runtime.db, post_id)
     if as_json:
-        print_json(view)
+        print_json({**view, "review": review["review"]})
         return
-    print(f"post {post_id} queued")
+    print(f"{prefix}post {post_id} {_NEW.get(review['review'], review['review'])}")
+    if review["review"] != editorial.APPROVED:
+        for channel, need in review["needs"].items():
+            print(f"  {channel}: {need}")
     print_table(_HEADERS, _publication_rows(view))
 
 
@@ -112,12 +157,15 @@ def list_(
 
 @app.command("show")
 def show(post_id: int, as_json: JsonFlag = False) -> None:
-    """Show one post, its publications and their last errors."""
-    view = posts.show_post(build_runtime().db, post_id)
+    """Show one post, its review state, its publications and their last errors."""
+    db = build_runtime().db
+    view = posts.show_post(db, post_id)
+    review = editorial.review_view(db, post_id)["review"]
     if as_json:
-        print_json(view)
+        print_json({**view, "review": review})
         return
     print(f"post {view['id']} (version {view['version']}): {view['text']}")
+    print(f"  review: {review.replace('_', ' ')}")
     for item in view["media"]:
         print(f"  media: {item['name']} ({item['mime']}, {item['bytes']} bytes) alt={item['alt_text']!r}")
     print_table(_HEADERS, _publication_rows(view))
@@ -134,29 +182,267 @@ def edit(
     link: Annotated[str | None, typer.Option()] = None,
     at: Annotated[str | None, typer.Option(help="New due time")] = None,
     tz: Annotated[str | None, typer.Option()] = None,
+    as_user: AsUser = None,
 ) -> None:
-    """Change a post's content or due time before it goes out."""
+    """Change a post's content or due time before it goes out (changed content needs a new sign-off)."""
     runtime = build_runtime()
     version = posts.edit_post(
-        runtime.db, runtime.settings, post_id, text=text, title=title, link=link, at=at, tz=tz, now=runtime.clock()
+        runtime.db,
+        runtime.settings,
+        post_id,
+        text=text,
+        title=title,
+        link=link,
+        at=at,
+        tz=tz,
+        actor=actor(as_user),
+        now=runtime.clock(),
     )
-    print(f"post {post_id} is now version {version}")
+    review = editorial.review_view(runtime.db, post_id)["review"]
+    print(f"post {post_id} is now version {version} ({review.replace('_', ' ')})")
 
 
 @app.command("cancel")
-def cancel(post_id: int, channel: Annotated[str | None, typer.Option(help="Only this channel")] = None) -> None:
+def cancel(
+    post_id: int,
+    channel: Annotated[str | None, typer.Option(help="Only this channel")] = None,
+    as_user: AsUser = None,
+) -> None:
     """Cancel what has not been published yet."""
     runtime = build_runtime()
-    names = posts.cancel_post(runtime.db, post_id, channel=channel, now=runtime.clock())
+    names = posts.cancel_post(runtime.db, post_id, channel=channel, actor=actor(as_user), now=runtime.clock())
     print(f"post {post_id}: cancelled on {', '.join(names)}")
 
 
 @app.command("retry")
-def retry(post_id: int, channel: Annotated[str | None, typer.Option(help="Only this channel")] = None) -> None:
+def retry(
+    post_id: int,
+    channel: Annotated[str | None, typer.Option(help="Only this channel")] = None,
+    as_user: AsUser = None,
+) -> None:
     """Send failed, cancelled or needs-attention publications again, now."""
     runtime = build_runtime()
-    names = posts.retry_post(runtime.db, post_id, channel=channel, now=runtime.clock())
+    names = posts.retry_post(runtime.db, post_id, channel=channel, actor=actor(as_user), now=runtime.clock())
     print(f"post {post_id}: queued again on {', '.join(names)}")
+
+
+# -- the editorial workflow ----------------------------------------------------------------------
+
+
+@app.command("submit")
+def submit(post_id: int, as_user: AsUser = None) -> None:
+    """Submit a draft (or a post changes were requested on) for sign-off."""
+    runtime = build_runtime()
+    editorial.submit(runtime.db, post_id, now=runtime.clock(), actor=actor(as_user))
+    _report_review(runtime, post_id)
+
+
+def _report_review(runtime: Runtime, post_id: int) -> None:
+    review = editorial.review_view(runtime.db, post_id)
+    state = review["review"]
+    if state == editorial.APPROVED:
+        print(f"post {post_id} is approved: it will publish as scheduled")
+        return
+    print(f"post {post_id} is {_STANDING.get(state, state)}")
+    for channel, need in review["needs"].items():
+        print(f"  {channel}: {need}")
+
+
+@app.command("approve")
+def approve(
+    post_id: int,
+    note: Annotated[str | None, typer.Option(help="A note for the sign-off record")] = None,
+    as_user: AsUser = None,
+) -> None:
+    """Sign off the post's current content, for every organisation you may sign for."""
+    signer = person(as_user, "signing off")
+    runtime = build_runtime()
+    approval = editorial.approve(runtime.db, post_id, actor=signer, note=note, now=runtime.clock())
+    print(f"post {post_id}: {signer} signed for {', '.join(approval.signed)}")
+    if approval.review == editorial.APPROVED:
+        print(f"post {post_id} is approved: it will publish as scheduled")
+    else:
+        print(f"post {post_id} is {approval.review.replace('_', ' ')}; still waiting for:")
+        for waiting in approval.waiting:
+            print(f"  {waiting}")
+
+
+@app.command("request-changes")
+def request_changes(
+    post_id: int,
+    text: Annotated[str, typer.Option(help="What should change")],
+    as_user: AsUser = None,
+) -> None:
+    """Send the post back to its author with the changes wanted; it is held until resubmitted."""
+    reviewer = person(as_user, "requesting changes")
+    runtime = build_runtime()
+    editorial.request_changes(runtime.db, post_id, actor=reviewer, text=text, now=runtime.clock())
+    print(f"post {post_id}: changes requested by {reviewer}; it is held until resubmitted")
+
+
+@app.command("comment")
+def comment(
+    post_id: int,
+    text: Annotated[str, typer.Option(help="The comment")],
+    as_user: AsUser = None,
+) -> None:
+    """Comment on a post (kept with the post's version)."""
+    author = person(as_user, "commenting")
+    runtime = build_runtime()
+    editorial.comment(runtime.db, post_id, actor=author, text=text, now=runtime.clock())
+    print(f"post {post_id}: comment by {author} added")
+
+
+@app.command("share")
+def share(
+    post_id: int,
+    with_org: Annotated[str, typer.Option("--with", help="The partner organisation")],
+    may_edit: Annotated[bool, typer.Option("--may-edit", help="The partner may change the text")] = False,
+    as_user: AsUser = None,
+) -> None:
+    """Offer an approved post to a partner, to adopt on its own channels under its own policy."""
+    runtime = build_runtime()
+    share_id = editorial.share(
+        runtime.db, post_id, to_org=with_org, may_edit=may_edit, actor=actor(as_user), now=runtime.clock()
+    )
+    terms = "may edit the text" if may_edit else "text as is"
+    print(f"post {post_id} shared with {with_org} as share {share_id} ({terms})")
+
+
+def _shared(runtime: Runtime, share_id: int) -> dict[str, Any]:
+    for row in editorial.list_shares(runtime.db):
+        if row["id"] == share_id:
+            return row
+    raise NotFound(f"no share with id {share_id}")
+
+
+@app.command("adopt")
+def adopt(
+    share_id: Annotated[int, typer.Argument(metavar="SHARE_ID", help="The share (post shares)")],
+    channel: Annotated[list[str], typer.Option("--channel", "-c", help="Your channel (repeatable)")],
+    at: Annotated[str | None, typer.Option(help="'YYYY-MM-DD HH:MM' with --tz, or an ISO instant with offset")] = None,
+    tz: Annotated[str | None, typer.Option(help="IANA time zone of --at")] = None,
+    now: Annotated[bool, typer.Option("--now", help="Publish immediately")] = False,
+    queue: Annotated[bool, typer.Option("--queue", help="The next free slot of each channel's queue")] = False,
+    text: Annotated[str | None, typer.Option(help="Your text (default: the original's)")] = None,
+    importance: Annotated[str | None, typer.Option(help="Default: the original's")] = None,
+    format_: Annotated[str | None, typer.Option("--format", help="Default: the original's")] = None,
+    priority: Annotated[str | None, typer.Option(help="high, normal or low (default: the original's)")] = None,
+    org: Annotated[str | None, typer.Option(help="Your organisation, if you belong to several")] = None,
+    as_user: AsUser = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Adopt a post shared with your organisation: a copy on your channels, under your policy."""
+    runtime = build_runtime()
+    original = _shared(runtime, share_id)["post"]
+    post_id = posts.adopt_share(
+        runtime.db,
+        runtime.settings,
+        share_id,
+        channels=channel,
+        at=at,
+        tz=tz,
+        immediately=now,
+        queue=queue,
+        text=text,
+        actor=actor(as_user),
+        org=org,
+        importance=importance,
+        format=format_,
+        priority=priority,
+        now=runtime.clock(),
+    )
+    _report_new(runtime, post_id, as_json=as_json, prefix=f"share {share_id} of post {original} adopted: ")
+
+
+@app.command("unshare")
+def unshare(
+    share_id: Annotated[int, typer.Argument(metavar="SHARE_ID", help="The share (post shares)")],
+    as_user: AsUser = None,
+) -> None:
+    """Withdraw a share; the partner's copy is cancelled unless it is already out."""
+    runtime = build_runtime()
+    cancelled = editorial.withdraw_share(runtime.db, share_id, actor=actor(as_user), now=runtime.clock())
+    print(f"share {share_id} withdrawn" + (f"; the copy was cancelled on {', '.join(cancelled)}" if cancelled else ""))
+
+
+@app.command("shares")
+def shares(
+    org: Annotated[str | None, typer.Option(help="Only shares from or to this organisation")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List shares between organisations."""
+    rows = editorial.list_shares(build_runtime().db, org=org)
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["share", "post", "from", "to", "text", "state", "copy"],
+        [
+            [r["id"], r["post"], r["from"], r["to"], "may edit" if r["may_edit"] else "as is", r["state"], r["copy"]]
+            for r in rows
+        ],
+    )
+
+
+@app.command("variant")
+def variant(
+    post_id: int,
+    text: Annotated[str, typer.Option(help="The variant's text")],
+    language: Annotated[str | None, typer.Option(help="For the channels of this language")] = None,
+    channel: Annotated[str | None, typer.Option(help="For this one channel")] = None,
+    title: Annotated[str | None, typer.Option(help="The variant's title")] = None,
+    as_user: AsUser = None,
+) -> None:
+    """Add the post's text in another language or for one channel (signed off on its own)."""
+    runtime = build_runtime()
+    names = posts.add_variant(
+        runtime.db,
+        runtime.settings,
+        post_id,
+        text=text,
+        language=language,
+        channel=channel,
+        title=title,
+        actor=actor(as_user),
+        now=runtime.clock(),
+    )
+    target = f"language {language}" if language else f"channel {channel}"
+    print(f"post {post_id}: variant for {target}, used on {', '.join(names) or 'no channel yet'}")
+    _report_review(runtime, post_id)
+
+
+@app.command("review")
+def review(post_id: int, as_json: JsonFlag = False) -> None:
+    """Where a post stands in review: what each channel needs, and the comments."""
+    view = editorial.review_view(build_runtime().db, post_id)
+    if as_json:
+        print_json(view)
+        return
+    print(
+        f"post {post_id}: {view['review'].replace('_', ' ')} "
+        f"({view['org'] or 'no organisation'}; {view['importance']} {view['format']}, {view['priority']} priority)"
+    )
+    print_table(["channel", "needs"], [[channel, need] for channel, need in view["needs"].items()])
+    for item in view["comments"]:
+        kind = "changes requested" if item["kind"] == "change_request" else "comment"
+        print(f"  {item['at']} {item['author']} on version {item['version']} ({kind}): {item['text']}")
+
+
+@app.command("signoffs")
+def signoffs(
+    post: Annotated[int | None, typer.Option(help="Only this post")] = None,
+    org: Annotated[str | None, typer.Option(help="Only sign-offs for this organisation")] = None,
+    format_: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+) -> None:
+    """The sign-off record: who signed which exact content (its hash), when, under which rule."""
+    if format_ not in ("csv", "json"):
+        raise InvalidInput(f"--format {format_!r}: use csv or json")
+    rows = editorial.signoff_record(build_runtime().db, org=org, post_id=post)
+    if format_ == "json":
+        print_json(rows)
+    else:
+        sys.stdout.write(editorial.as_csv(rows, editorial.SIGNOFF_FIELDS))
 
 
 def events(

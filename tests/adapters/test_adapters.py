@@ -77,3 +77,22 @@ def test_prepare_refuses_content_that_does_not_fit(plain_settings: Settings) -> 
     adapter = get_adapter(ChannelInfo(id=1, name="cms-tt", platform="tiktok", dry_run=True), plain_settings)
     with pytest.raises(ContentRejected, match="TikTok needs an image or a video"):
         adapter.prepare(Content(text="text only"))
+
+
+# Arabic and Hebrew with the explicit direction marks editors paste in (RLE...PDF, RLM, LRM).
+RIGHT_TO_LEFT = "\u202bمرصد CMS يحتفل بعشر سنوات على اكتشاف بوزون هيغز\u202c ١٠ \u200fשלום לכולם\u200e 2027"  # noqa: RUF001 (the point is the script)
+
+
+@pytest.mark.parametrize("platform", ["x", "linkedin", "tiktok", "youtube"])
+def test_right_to_left_text_reaches_every_platform_intact(
+    platform: str, plain_settings: Settings, tmp_path: Path
+) -> None:
+    channel = ChannelInfo(id=1, name=f"ar-{platform}", platform=platform, language="ar", dry_run=True)
+    adapter = get_adapter(channel, plain_settings)
+    media = (_image(tmp_path),) if platform in ("tiktok", "youtube") else ()
+    prepared = adapter.prepare(Content(text=RIGHT_TO_LEFT, language="ar", media=media))
+    assert prepared.text == RIGHT_TO_LEFT
+    adapter.publish(prepared, _ctx())
+    request = (plain_settings.outbox / f"ar-{platform}" / "00000007" / "request.json").read_text(encoding="utf-8")
+    # every code point, marks included, in its order, in what the platform would receive
+    assert RIGHT_TO_LEFT in json.dumps(json.loads(request), ensure_ascii=False)

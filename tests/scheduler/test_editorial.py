@@ -464,3 +464,8 @@ def test_a_missed_sign_off_deadline_is_warned_about_then_does_not_publish(team: 
     assert publication_states(team, post_id) == {"cms-x": "awaiting_signoff"}
     editorial.approve(team.db, post_id, actor="pia", now=clock.now)
     assert publication_states(team, post_id) == {"cms-x": "scheduled"}
+
+
+def test_nobody_writes_in_someone_elses_name_to_get_around_four_eyes(team: Runtime) -> None:
+    with pytest.raises(InvalidInput, match="--author 'ana' differs from --as 'eve'"):
+        _create(team, actor="eve", author="ana")

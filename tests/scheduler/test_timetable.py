@@ -136,7 +136,7 @@ def test_a_blackout_refuses_explicit_times_moves_what_it_covers_and_the_queue_sk
     runtime: Runtime, channel: str, clock: Clock
 ) -> None:
     wednesday = _at(runtime, "2027-03-03T10:00:00+01:00")
-    moved = timetable.add_blackout(
+    _, moved = timetable.add_blackout(
         runtime.db,
         name="annual closure",
         start="2027-03-02 00:00",
@@ -196,3 +196,12 @@ def test_a_blackout_must_end_after_it_starts(runtime: Runtime) -> None:
             end="2027-03-04T00:00:00Z",
             now=datetime(2027, 3, 1, tzinfo=UTC),
         )
+
+
+def test_queue_view_lists_every_post_sharing_an_instant(runtime: Runtime, channel: str) -> None:
+    first, second = (_at(runtime, "2027-03-02T10:00:00+01:00") for _ in range(2))
+    view = timetable.queue_view(runtime.db, channel="t-x", now=runtime.clock(), days=2)
+    holders = {slot["at"]: slot["holder"] for slot in view["slots"]}
+    assert (
+        holders["2027-03-02T09:00:00+00:00"] == f"post {first} (normal, scheduled); post {second} (normal, scheduled)"
+    )

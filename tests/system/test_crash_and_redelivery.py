@@ -31,7 +31,9 @@ def _states(runtime: Runtime, post_ids: list[int]) -> list[str]:
 
 
 def _queue_posts(runtime: Runtime, channel: str, count: int, *, in_seconds: float) -> list[int]:
-    due = (runtime.clock() + timedelta(seconds=in_seconds)).isoformat()
+    """``count`` posts due together, ``in_seconds`` after the last is stored (a slow machine may take
+    a while to store many: ~20 ms a post on PostgreSQL)."""
+    due = (runtime.clock() + timedelta(seconds=in_seconds + 0.05 * count)).isoformat()
     return [
         posts.create_post(
             runtime.db, runtime.settings, text=f"post {i}", channels=[channel], at=due, now=runtime.clock()
