@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler import editorial, media_prep, publications
+from scheduler import campaigns, editorial, media_prep, publications
 from scheduler.publications import Dispatch
 from scheduler.settings import Settings
 from scheduler.store import Database
@@ -67,6 +67,10 @@ def sweep(
 ) -> int:
     """Leases that ran out become ``unknown``; every ``unknown`` row due gets a lookup; rows
     still without their renditions get them made; sign-off deadlines are warned about and enforced."""
+    try:
+        campaigns.sweep(db, settings, now=now)  # this year's awareness-day posts, at their lead time
+    except Exception:
+        log.exception("campaign sweep failed; trying again next round")
     missed = editorial.sweep_deadlines(db, now=now)
     if missed:
         log.warning("publications %s: not signed off by their deadline; they will not publish", missed)

@@ -99,10 +99,10 @@ def list_channels(db: Database) -> list[Channel]:
 
 def find_channel(db: Database, name: str) -> Channel:
     with db.transaction() as session:
-        return _channels_named(session, [name])[0]
+        return channels_named(session, [name])[0]
 
 
-def _channels_named(session: Session, names: Sequence[str]) -> list[Channel]:
+def channels_named(session: Session, names: Sequence[str]) -> list[Channel]:
     if not names:
         raise InvalidInput("no channel given: name at least one with --channel")
     found = {channel.name: channel for channel in session.scalars(select(Channel).where(Channel.name.in_(names)))}
@@ -182,7 +182,7 @@ def create_post(
     if queue and (at or immediately):
         raise InvalidTime("give either a time (--at or --now) or --queue, not both")
     with db.transaction() as session:
-        targets = _channels_named(session, channels)
+        targets = channels_named(session, channels)
         post_org = editorial.resolve_author_org(session, actor=actor, org=org, channels=targets, submit_to=submit_to)
         if share is not None:
             offer, _ = editorial.open_share(session, share, actor=actor, text=text)
@@ -201,7 +201,7 @@ def create_post(
     kind = format or ("video" if any(item.kind == "video" for item in stored) else "social")
 
     with db.transaction() as session:
-        targets = _channels_named(session, channels)
+        targets = channels_named(session, channels)
         editorial.check_kind(session, targets, post_org, importance, kind)
         if due is not None:
             timetable.check_open(session, targets, due.utc)
@@ -469,7 +469,7 @@ def add_variant(
     with db.transaction() as session:
         post = _load_post(session, post_id)
         editorial.require_editor_of(session, actor, post, "add a variant to")
-        target = _channels_named(session, [channel])[0] if channel else None
+        target = channels_named(session, [channel])[0] if channel else None
         if target is not None and target.id not in {p.channel_id for p in post.publications}:
             raise UnknownChannel(f"post {post_id} is not scheduled on channel {channel!r}")
         applies = [

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from scheduler.runtime import Runtime
 from scheduler.settings import Settings
 from scheduler.store import Database, open_database
 from tests.fakes.sink import Sink
+from tests.helpers import Run
 
 PG_ADMIN_URL = os.environ.get("CROSSPOST_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -71,8 +73,9 @@ def _truncate(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "TRUNCATE events, signoffs, comments, shares, post_variants, publications, post_media, posts,"
-                " posting_schedules, blackouts, controls, channels, memberships, users, organisations"
+                "TRUNCATE events, signoffs, comments, shares, campaign_posts, campaigns, custom_observances,"
+                " post_variants, publications, post_media, posts, posting_schedules, blackouts, controls,"
+                " channels, memberships, users, organisations"
                 " RESTART IDENTITY CASCADE"
             )
         )
@@ -109,3 +112,31 @@ def runtime(settings: Settings, db: Database, clock: Clock) -> Runtime:
 def sink() -> Iterator[Sink]:
     with Sink() as running:
         yield running
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
+    """The `crosspost` command's own entry point, in this process, on a fresh data directory
+    (tests/test_cli.py runs it as a real process; dozens of invocations would spend minutes importing)."""
+    from scheduler.cli import main
+
+    monkeypatch.setenv("CROSSPOST_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CROSSPOST_SECRET_KEY", "cli-test-secret")
+    for name in ("CROSSPOST_BROKER_URL", "CROSSPOST_DATABASE_URL", "CROSSPOST_USER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    def crosspost(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        with monkeypatch.context() as scoped:
+            for name, value in extra_env.items():
+                scoped.setenv(name, value)
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exited:
+                code = exited.code if isinstance(exited.code, int) else 1
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(["crosspost", *args], code, captured.out, captured.err)
+
+    return crosspost

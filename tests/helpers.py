@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
@@ -50,3 +52,23 @@ def write_image(path: Path, size: tuple[int, int] = (640, 360), fmt: str = "PNG"
 
 def publication_states(runtime: Runtime, post_id: int) -> dict[str, str]:
     return {p["channel"]: p["state"] for p in posts.show_post(runtime.db, post_id)["publications"]}
+
+
+# A `crosspost` command line: run(*args, **extra_env) -> what it printed and its exit code.
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """The one line on stderr of a refused command."""
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]

@@ -6,8 +6,6 @@ import csv
 import io
 import json
 import re
-import subprocess
-from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,11 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.cli import main
 from scheduler.editorial import SIGNOFF_FIELDS
-from tests.helpers import write_image
-
-Run = Callable[..., subprocess.CompletedProcess[str]]
+from tests.helpers import Run, ok, refused, write_image
 
 BAD_POLICY = """\
 [[rule]]
@@ -46,45 +41,8 @@ required = 0
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """The command's own entry point, in this process (tests/test_cli.py runs it as a real process;
-    here the ~70 invocations would spend minutes importing)."""
-    monkeypatch.setenv("CROSSPOST_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CROSSPOST_SECRET_KEY", "cli-test-secret")
-    for name in ("CROSSPOST_BROKER_URL", "CROSSPOST_DATABASE_URL", "CROSSPOST_USER"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-
-    def crosspost(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        capsys.readouterr()
-        with monkeypatch.context() as scoped:
-            for name, value in extra_env.items():
-                scoped.setenv(name, value)
-            try:
-                main(list(args))
-                code = 0
-            except SystemExit as exited:
-                code = exited.code if isinstance(exited.code, int) else 1
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(["crosspost", *args], code, captured.out, captured.err)
-
-    return crosspost
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    return result.stdout
-
-
-def refused(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
-    """The one line on stderr of a refused command."""
-    assert result.returncode == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
+def run(cli: Run) -> Run:
+    return cli
 
 
 def setup_orgs(run: Run, *members: tuple[str, str, str]) -> None:

@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from scheduler.cli import channels, editorial, media, posts, run, timetable
+from scheduler.cli import channels, editorial, media, observances, posts, run, timetable
 from scheduler.cli._output import fail
 from scheduler.errors import CrosspostError, InvalidInput
 
@@ -27,6 +27,8 @@ app.add_typer(editorial.org_app, name="org")
 app.add_typer(editorial.user_app, name="user")
 app.add_typer(editorial.policy_app, name="policy")
 app.add_typer(timetable.app, name="queue")
+app.add_typer(observances.calendar_app, name="calendar")
+app.add_typer(observances.campaign_app, name="campaign")
 app.command("pause")(timetable.pause)
 app.command("resume")(timetable.resume)
 app.command("events")(posts.events)

@@ -43,7 +43,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
 
 
 class Organisation(Base):
@@ -310,6 +310,55 @@ class Control(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime]
+
+
+class CustomObservance(Base):
+    """An organisation's own awareness day, in the model of ``scheduler.observances.Observance``."""
+
+    __tablename__ = "custom_observances"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Campaign(Base):
+    """Content attached to an observance: every year (``year`` NULL) or one year."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    observance_id: Mapped[str] = mapped_column(String(100), index=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    year: Mapped[int | None] = mapped_column(Integer)
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    text: Mapped[str] = mapped_column(Text)  # a template: {year} {yy} {ordinal} {name} {hashtags}
+    title: Mapped[str | None] = mapped_column(String(300))
+    link: Mapped[str | None] = mapped_column(Text)
+    publish_time: Mapped[str] = mapped_column(String(5))  # HH:MM on the observance's first day
+    zone: Mapped[str] = mapped_column(String(64))
+    lead_days: Mapped[int] = mapped_column(Integer)
+    importance: Mapped[str] = mapped_column(String(30))
+    audience_zones: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class CampaignPost(Base):
+    """The post a campaign made for one year (or why it could not): made once, never twice."""
+
+    __tablename__ = "campaign_posts"
+    __table_args__ = (UniqueConstraint("campaign_id", "year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    post_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 class Event(Base):

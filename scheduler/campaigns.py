@@ -1,0 +1,367 @@
+"""Campaigns: content attached to an awareness day, drafted ahead, signed off, published on the day.
+
+A campaign names an observance, channels, a text template and a publish time in a zone (default
+10:00 Europe/Zurich: the same calendar date from Los Angeles to Sydney). ``lead_days`` before
+each occurrence, the sweep creates that year's post, once (``campaign_posts`` is unique per
+campaign and year), and it enters the editorial workflow: where a policy asks for a sign-off it
+waits in ``awaiting_signoff`` and, unsigned at its deadline, does not publish (editorial.py).
+Commemorative days and announcements are drafted but never submitted by themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import string
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from scheduler import editorial, ics, posts
+from scheduler.errors import CrosspostError, InvalidInput, NotFound
+from scheduler.observances import Observance, Occurrence, builtin, find, observances_from, occurrences
+from scheduler.settings import Settings
+from scheduler.store import Campaign, CampaignPost, CustomObservance, Database
+from scheduler.transitions import record_event
+from scheduler.when import get_zone, resolve_wall_time
+
+DEFAULT_TIME, DEFAULT_ZONE = "10:00", "Europe/Zurich"
+# A post on the day should be on that date for a global audience: westernmost to easternmost.
+DEFAULT_AUDIENCE = ["America/Los_Angeles", "America/New_York", "Europe/Zurich", "Asia/Tokyo", "Australia/Sydney"]
+TEMPLATE_FIELDS = ("year", "yy", "ordinal", "edition", "name", "hashtags")
+
+
+# -- the calendar: built-in plus organisations' own ----------------------------------------------
+
+
+def all_observances(db: Database) -> list[Observance]:
+    with db.transaction() as session:
+        documents = [row.document for row in session.scalars(select(CustomObservance).order_by(CustomObservance.id))]
+    return [*builtin(), *observances_from(documents, source="the database")]
+
+
+def calendar_between(db: Database, start: dt.date, end: dt.date, *, tag: str | None = None) -> list[Occurrence]:
+    return occurrences(all_observances(db), start, end, tag=tag)
+
+
+def import_ics(
+    db: Database, data: bytes, *, source: str, now: dt.datetime, org: str | None = None, actor: str | None = None
+) -> list[str]:
+    """Add (or replace) an organisation's own observances from an .ics file; returns their ids."""
+    documents = ics.import_documents(data, prefix=org or "custom", source=source)
+    imported = observances_from(documents, source=source)
+    builtin_ids = {o.id for o in builtin()}
+    clashes = [o.id for o in imported if o.id in builtin_ids]
+    if clashes:
+        raise InvalidInput(f"{source}: {', '.join(clashes)} would replace built-in observances; rename the events")
+    with db.transaction() as session:
+        owner = editorial.org_named(session, org) if org else None
+        for observance in imported:
+            document = observance.model_dump(mode="json", by_alias=True)
+            row = session.get(CustomObservance, observance.id)
+            if row is None:
+                session.add(
+                    CustomObservance(
+                        id=observance.id,
+                        org_id=owner.id if owner else None,
+                        document=document,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            else:
+                row.document, row.updated_at = document, now
+        record_event(
+            session,
+            "calendar.imported",
+            now=now,
+            actor=actor,
+            message=f"{len(imported)} from {source}",
+            data={"ids": [o.id for o in imported], "org": org},
+        )
+    return [o.id for o in imported]
+
+
+# -- campaigns -----------------------------------------------------------------------------------
+
+
+def publish_instant(occurrence: Occurrence, publish_time: str, zone: str) -> dt.datetime:
+    """The UTC instant of ``publish_time`` on the occurrence's first day in ``zone`` (DST-aware;
+    a wall time inside a DST gap is refused by ``resolve_wall_time``)."""
+    hours, minutes = _parse_time(publish_time)
+    wall = dt.datetime.combine(occurrence.start, dt.time(hours, minutes))
+    return resolve_wall_time(wall, zone)
+
+
+def _parse_time(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise InvalidInput(f"publish time {text!r}: write it as HH:MM, e.g. 10:00")
+    return int(match[1]), int(match[2])
+
+
+def date_warnings(occurrence: Occurrence, instant: dt.datetime, zones: Sequence[str]) -> list[str]:
+    """Where the publish instant is not on the observance's dates."""
+    warnings = []
+    for zone in zones:
+        local = instant.astimezone(get_zone(zone))
+        if not occurrence.start <= local.date() <= occurrence.end:
+            when = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+            warnings.append(f"in {zone} it is {when}, not {occurrence.observance.name} ({occurrence.start})")
+    return warnings
+
+
+def render(template: str, occurrence: Occurrence) -> str:
+    values = {
+        "year": str(occurrence.year),
+        "yy": f"{occurrence.year % 100:02d}",
+        "ordinal": occurrence.ordinal,
+        "edition": str(occurrence.observance.edition(occurrence.year)),
+        "name": occurrence.observance.name,
+        "hashtags": " ".join(occurrence.hashtags),
+    }
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field is not None and field not in values:
+            allowed = ", ".join("{" + name + "}" for name in TEMPLATE_FIELDS)
+            raise InvalidInput(f"the text uses {{{field}}}, which is not a template field; use {allowed}")
+    return template.format_map(values)
+
+
+def add_campaign(
+    db: Database,
+    settings: Settings,
+    *,
+    observance_id: str,
+    channels: Sequence[str],
+    text: str,
+    now: dt.datetime,
+    year: int | None = None,
+    publish_time: str = DEFAULT_TIME,
+    zone: str = DEFAULT_ZONE,
+    lead_days: int = 14,
+    title: str | None = None,
+    link: str | None = None,
+    importance: str = "routine",
+    audience_zones: Sequence[str] = DEFAULT_AUDIENCE,
+    org: str | None = None,
+    actor: str | None = None,
+) -> tuple[int, list[str]]:
+    """Attach content to an observance; returns the campaign id and the warnings for its next date."""
+    observance = find(all_observances(db), observance_id)
+    get_zone(zone)
+    for audience in audience_zones:
+        get_zone(audience)
+    if not 0 <= lead_days <= 365:
+        raise InvalidInput(f"lead days {lead_days}: give 0 to 365")
+    upcoming = _next(observance, now, year)
+    if upcoming is None:
+        raise InvalidInput(f"{observance.name} has no date {'in ' + str(year) if year else 'in the next two years'}")
+    instant = publish_instant(upcoming, publish_time, zone)
+    render(text, upcoming)  # a bad template is refused now, not on the day
+    warnings = date_warnings(upcoming, instant, audience_zones)
+    with db.transaction() as session:
+        posts.channels_named(session, channels)
+        owner = editorial.org_named(session, org) if org else None
+        campaign = Campaign(
+            observance_id=observance.id,
+            org_id=owner.id if owner else None,
+            year=year,
+            channels=list(channels),
+            text=text,
+            title=title,
+            link=link,
+            publish_time=publish_time,
+            zone=zone,
+            lead_days=lead_days,
+            importance=importance,
+            audience_zones=list(audience_zones),
+            created_by=actor,
+            active=True,
+            created_at=now,
+        )
+        session.add(campaign)
+        session.flush()
+        record_event(
+            session,
+            "campaign.added",
+            now=now,
+            actor=actor,
+            message=f"{observance.name}: {', '.join(channels)} at {publish_time} {zone}",
+            data={"campaign": campaign.id, "warnings": warnings},
+        )
+        return campaign.id, warnings
+
+
+def _next(observance: Observance, now: dt.datetime, year: int | None) -> Occurrence | None:
+    if year is not None:
+        return observance.occurrence(year)
+    found = observance.occurrences(now.date(), now.date() + dt.timedelta(days=2 * 366))
+    return found[0] if found else None
+
+
+def campaign_view(db: Database, campaign_id: int, *, now: dt.datetime) -> dict[str, Any]:
+    with db.transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise NotFound(f"no campaign with id {campaign_id}")
+        made = session.scalars(select(CampaignPost).where(CampaignPost.campaign_id == campaign_id)).all()
+        view = _view(campaign)
+        view["posts"] = [{"year": m.year, "post": m.post_id, "error": m.error} for m in made]
+    observance = find(all_observances(db), view["observance"])
+    upcoming = _next(observance, now, view["year"])
+    if upcoming is not None:
+        instant = publish_instant(upcoming, view["publish_time"], view["zone"])
+        view["next"] = {
+            "date": upcoming.start.isoformat(),
+            "publish_at": instant.isoformat(),
+            "draft_on": (instant - dt.timedelta(days=view["lead_days"])).isoformat(),
+            "text": render(view["text"], upcoming),
+            "warnings": date_warnings(upcoming, instant, view["audience_zones"]),
+        }
+    return view
+
+
+def _view(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "id": campaign.id,
+        "observance": campaign.observance_id,
+        "year": campaign.year,
+        "channels": campaign.channels,
+        "text": campaign.text,
+        "publish_time": campaign.publish_time,
+        "zone": campaign.zone,
+        "lead_days": campaign.lead_days,
+        "audience_zones": campaign.audience_zones,
+        "created_by": campaign.created_by,
+        "active": campaign.active,
+    }
+
+
+def list_campaigns(db: Database) -> list[dict[str, Any]]:
+    with db.transaction() as session:
+        return [_view(c) for c in session.scalars(select(Campaign).order_by(Campaign.id))]
+
+
+def remove_campaign(db: Database, campaign_id: int, *, now: dt.datetime, actor: str | None = None) -> None:
+    """Stop a campaign; posts it already made stay (cancel them like any post)."""
+    with db.transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None or not campaign.active:
+            raise NotFound(f"no active campaign with id {campaign_id}")
+        campaign.active = False
+        record_event(session, "campaign.removed", now=now, actor=actor, message=f"campaign {campaign_id}")
+
+
+def sweep(db: Database, settings: Settings, *, now: dt.datetime) -> list[int]:
+    """Create the posts whose lead time has come; returns their ids. Safe to run anywhere, often:
+    a (campaign, year) gets one post, whoever gets there first."""
+    with db.transaction() as session:
+        campaigns = [
+            (c.id, _view(c), c.title, c.link, c.importance, c.org_id)
+            for c in session.scalars(select(Campaign).where(Campaign.active.is_(True)))
+        ]
+        done = {
+            (row.campaign_id, row.year) for row in session.execute(select(CampaignPost.campaign_id, CampaignPost.year))
+        }
+    if not campaigns:
+        return []
+    every = all_observances(db)
+    created = []
+    for campaign_id, view, title, link, importance, org_id in campaigns:
+        observance = find(every, view["observance"])
+        horizon = now.date() + dt.timedelta(days=view["lead_days"] + 1)
+        for occurrence in observance.occurrences(now.date(), horizon):
+            if (campaign_id, occurrence.year) in done or view["year"] not in (None, occurrence.year):
+                continue
+            instant = publish_instant(occurrence, view["publish_time"], view["zone"])
+            if not instant - dt.timedelta(days=view["lead_days"]) <= now < instant:
+                continue
+            post_id = _draft(
+                db, settings, campaign_id, view, occurrence, instant, title, link, importance, org_id, now=now
+            )
+            if post_id is not None:
+                created.append(post_id)
+    return created
+
+
+def _draft(
+    db: Database,
+    settings: Settings,
+    campaign_id: int,
+    view: dict[str, Any],
+    occurrence: Occurrence,
+    instant: dt.datetime,
+    title: str | None,
+    link: str | None,
+    importance: str,
+    org_id: int | None,
+    *,
+    now: dt.datetime,
+) -> int | None:
+    # claim the (campaign, year) first: a second sweeper finds the row and makes nothing
+    with db.transaction() as session:
+        if (
+            session.scalar(
+                select(CampaignPost.id).where(
+                    CampaignPost.campaign_id == campaign_id, CampaignPost.year == occurrence.year
+                )
+            )
+            is not None
+        ):
+            return None
+        claim = CampaignPost(campaign_id=campaign_id, year=occurrence.year, created_at=now)
+        session.add(claim)
+        session.flush()
+        claim_id = claim.id
+        org = editorial.org_named_by_id(session, org_id) if org_id else None
+    manual = not occurrence.observance.auto_publishes
+    warnings = date_warnings(occurrence, instant, view["audience_zones"])
+    try:
+        post_id = posts.create_post(
+            db,
+            settings,
+            text=render(view["text"], occurrence),
+            channels=view["channels"],
+            now=now,
+            at=instant.isoformat(),
+            title=title,
+            link=link,
+            actor=view["created_by"],
+            org=org,
+            importance=importance,
+            format="awareness_day",
+            draft=manual,
+        )
+        error = None
+    except CrosspostError as refused:
+        post_id, error = None, str(refused)
+    with db.transaction() as session:
+        row = session.get(CampaignPost, claim_id)
+        assert row is not None
+        row.post_id, row.error = post_id, error
+        name = f"{occurrence.observance.name} {occurrence.year}"
+        if error is not None:
+            record_event(
+                session,
+                "campaign.failed",
+                now=now,
+                message=f"{name}: {error}",
+                data={"campaign": campaign_id, "year": occurrence.year},
+            )
+        else:
+            message = f"{name}: post {post_id} for {instant.isoformat()}"
+            if manual:
+                message += f"; {occurrence.observance.tone} {occurrence.observance.kind}: never published by itself, "
+                message += "submit it by hand"
+            if warnings:
+                message += "; " + "; ".join(warnings)
+            record_event(
+                session,
+                "campaign.drafted",
+                now=now,
+                post_id=post_id,
+                message=message,
+                data={"campaign": campaign_id, "year": occurrence.year, "warnings": warnings},
+            )
+    return post_id
