@@ -25,12 +25,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
-from scheduler.policy import DEFAULT_POLICY, ROLES, Policy, Rule, parse_policy, parse_role, policy_from_document
+from scheduler.policy import (
+    DEFAULT_POLICY,
+    ROLES,
+    Policy,
+    Rule,
+    parse_policy,
+    parse_role,
+    policy_from_document,
+    role_rank,
+)
 from scheduler.states import PublicationState
 from scheduler.store import (
     Channel,
     Comment,
     Database,
+    Event,
     Membership,
     Organisation,
     Post,
@@ -164,6 +174,21 @@ def _require_role(session: Session, actor: str | None, org: Organisation, minimu
         )
 
 
+def require_admin(session: Session, actor: str | None, org_id: int | None, action: str) -> None:
+    """An admin of the channel's organisation; for what affects every channel, of a host organisation."""
+    if actor is None:
+        return
+    if org_id is not None:
+        org = session.get(Organisation, org_id)
+        assert org is not None
+        _require_role(session, actor, org, "admin", action)
+        return
+    hosts = {org.id for org in session.scalars(select(Organisation).where(Organisation.kind == "host"))}
+    roles = memberships(session, user_named(session, actor))
+    if not any(roles.get(org_id_) == "admin" for org_id_ in hosts):
+        raise Refused(f"rule 'roles': to {action} one must be an admin of a host organisation; {actor} is not")
+
+
 def _article(word: str | None) -> str:
     return "an" if word and word[0] in "aeiou" else "a"
 
@@ -225,15 +250,33 @@ def set_policy(db: Database, *, org: str, text: str, source: str, now: datetime,
         _require_role(session, actor, organisation, "admin", "change the approval policy")
         old = policy_of(organisation).to_document()
         organisation.policy = policy.to_document()
+        session.flush()
+        resettled = _resettle_org(session, organisation, now=now, actor=actor)
         record_event(
             session,
             "policy.changed",
             now=now,
             actor=actor,
             message=f"approval policy of {org} changed",
-            data={"org": org, "source": source, "old": old, "new": organisation.policy},
+            data={"org": org, "source": source, "old": old, "new": organisation.policy, "posts_settled": resettled},
         )
     return policy
+
+
+def _resettle_org(session: Session, org: Organisation, *, now: datetime, actor: str | None) -> list[int]:
+    """Posts not yet out on the organisation's channels, held or released under its current rules."""
+    post_ids = session.scalars(
+        select(Publication.post_id)
+        .join(Channel, Channel.id == Publication.channel_id)
+        .where(
+            Channel.org_id == org.id,
+            Publication.state.in_([s.value for s in (S.AWAITING_SIGNOFF, *_RELEASABLE)]),
+        )
+        .distinct()
+    ).all()
+    for post_id in sorted(post_ids):
+        settle(session, load_post(session, post_id), now=now, actor=actor)
+    return sorted(post_ids)
 
 
 def show_policy(db: Database, *, org: str) -> Policy:
@@ -257,16 +300,33 @@ class Need:
     variant: str
     deadline: datetime | None
     signers: list[str] = field(default_factory=list)
+    # a partner's post under a host rule that needs no sign-off: an editor of the host signs it
+    host_fallback: bool = False
+    blocked: str | None = None  # why it can never be signed (a withdrawn share)
 
     @property
     def satisfied(self) -> bool:
-        return len(self.signers) >= self.required
+        return self.blocked is None and len(self.signers) >= self.required
+
+    def qualifies(self, *, user: str, role: str | None) -> bool:
+        if self.blocked is not None or self.rule is None:
+            return False
+        if self.host_fallback:
+            return role is not None and role_rank(role) >= role_rank("editor")
+        return self.rule.qualifies(user=user, role=role)
+
+    def signers_wanted(self) -> str:
+        if self.host_fallback and self.org is not None:
+            return f"1 editor or above of {self.org.name} (a partner's post always needs the host's sign-off)"
+        return self.rule.describe_signers() if self.rule else "no sign-off"
 
     def describe(self) -> str:
+        if self.blocked is not None:
+            return self.blocked
         if self.rule is None or self.org is None:
             return "no sign-off needed"
         return (
-            f"{self.org.name}'s rule {self.rule.name!r}: {self.rule.describe_signers()}"
+            f"{self.org.name}'s rule {self.rule.name!r}: {self.signers_wanted()}"
             f" ({len(self.signers)} of {self.required} signed)"
         )
 
@@ -289,12 +349,13 @@ def needs_of(session: Session, post: Post) -> dict[int, Need]:
     for signoff in session.scalars(select(SignOff).where(SignOff.post_id == post.id).order_by(SignOff.id)):
         signed.setdefault((signoff.org, signoff.content_hash), []).append(signoff)
     needs = {}
+    blocked = _blocked(session, post)
     for publication in post.publications:
         content_hash, variant = content_of(publication)
         org = orgs.get(publication.channel.org_id) if publication.channel.org_id else None
         if org is None:
             needs[publication.id] = Need(
-                publication.id, publication.channel.name, None, None, 0, content_hash, variant, None
+                publication.id, publication.channel.name, None, None, 0, content_hash, variant, None, blocked=blocked
             )
             continue
         policy = policy_of(org)
@@ -304,11 +365,25 @@ def needs_of(session: Session, post: Post) -> dict[int, Need]:
         required = max(rule.required, 1) if foreign else rule.required
         deadline = publication.due_at - timedelta(hours=rule.deadline_hours) if required else None
         need = Need(publication.id, publication.channel.name, org, rule, required, content_hash, variant, deadline)
+        need.host_fallback = foreign and rule.required == 0
+        need.blocked = blocked
         for signoff in signed.get((org.name, content_hash), []):
-            if signoff.signer not in need.signers and rule.qualifies(user=signoff.signer, role=signoff.role):
+            if signoff.signer not in need.signers and need.qualifies(user=signoff.signer, role=signoff.role):
                 need.signers.append(signoff.signer)
         needs[publication.id] = need
     return needs
+
+
+def _blocked(session: Session, post: Post) -> str | None:
+    """A copy of a withdrawn share never publishes, whatever was signed."""
+    if post.share_id is None:
+        return None
+    offer = session.get(Share, post.share_id)
+    if offer is not None and offer.state == "withdrawn":
+        return (
+            f"rule 'share withdrawn': share {offer.id} of post {offer.post_id} was withdrawn; this copy never publishes"
+        )
+    return None
 
 
 def initial_review(needs: Iterable[Need], *, draft: bool) -> str:
@@ -338,9 +413,10 @@ def settle(session: Session, post: Post, *, now: datetime, actor: str | None) ->
             (late if need.deadline is not None and now > need.deadline else release).append(publication)
     if hold:
         reason = f"post is {post.review.replace('_', ' ')}" if held_back else "content changed: needs a new sign-off"
-        transition(
+        moved = transition(
             session, hold, S.AWAITING_SIGNOFF, now=now, values={"dispatch_token": None}, message=reason, actor=actor
         )
+        require_all_moved(hold, moved, post)
     if release:
         transition(session, release, S.SCHEDULED, now=now, message="signed off", actor=actor)
     for publication in late:
@@ -370,6 +446,16 @@ def settle(session: Session, post: Post, *, now: datetime, actor: str | None) ->
             )
 
 
+def require_all_moved(rows: Sequence[Publication], moved: Sequence[int], post: Post) -> None:
+    """A row that a worker claimed meanwhile did not move: refuse the whole change (the caller's
+    transaction rolls back), so content can never change under a publication being published."""
+    missed = [row.channel.name for row in rows if row.id not in set(moved)]
+    if missed:
+        raise StateConflict(
+            f"post {post.id} started publishing on {', '.join(missed)} meanwhile; nothing was changed, try again"
+        )
+
+
 def fresh(session: Session, post: Post) -> None:
     """Transitions are Core statements: reload the post's publications, whose ORM states are stale."""
     session.flush()  # expiring would otherwise drop changes not yet written
@@ -390,8 +476,14 @@ def carry_signoffs(
             continue
         org = session.get(Organisation, publication.channel.org_id)
         assert org is not None
+        # only signatures given to the old version itself carry: trivial edits do not chain
         previous = session.scalars(
-            select(SignOff).where(SignOff.post_id == post.id, SignOff.org == org.name, SignOff.content_hash == old)
+            select(SignOff).where(
+                SignOff.post_id == post.id,
+                SignOff.org == org.name,
+                SignOff.content_hash == old,
+                SignOff.kind == "signed",
+            )
         ).all()
         already = set(
             session.scalars(
@@ -515,8 +607,11 @@ def require_editor_of(session: Session, actor: str | None, post: Post, action: s
 # -- the review actions --------------------------------------------------------------------------
 
 
-def load_post(session: Session, post_id: int) -> Post:
-    post = session.get(Post, post_id, options=[selectinload(Post.publications)])
+def load_post(session: Session, post_id: int, *, lock: bool = True) -> Post:
+    """The post, row-locked (PostgreSQL; SQLite's write lock is already held), so that edits,
+    sign-offs and their settling are serialised per post: a sign-off can never release content
+    that an edit changed meanwhile, and two signers both see each other's signature."""
+    post = session.get(Post, post_id, options=[selectinload(Post.publications)], with_for_update=lock)
     if post is None:
         raise NotFound(f"no post with id {post_id}")
     return post
@@ -553,6 +648,16 @@ def awaiting(session: Session, post: Post) -> str:
     return "waiting for " + "; ".join(waiting) if waiting else "nothing to sign"
 
 
+def _writers(session: Session, post: Post) -> set[str]:
+    """Who wrote what is to be signed: the author, and whoever edited it or added a variant."""
+    edits = session.scalars(
+        select(Event.actor).where(
+            Event.post_id == post.id, Event.kind.in_(["post.edited", "post.variant"]), Event.actor.is_not(None)
+        )
+    )
+    return {name for name in [post.author, *edits] if name}
+
+
 @dataclass(frozen=True)
 class Approval:
     signed: list[str]  # "cms (base)", ...
@@ -573,13 +678,20 @@ def approve(db: Database, post_id: int, *, actor: str, now: datetime, note: str 
         user = user_named(session, actor)
         roles = memberships(session, user)
         every_need = needs_of(session, post)
-        needs = [
-            need
-            for publication in post.publications
-            if publication.state == S.AWAITING_SIGNOFF and not (need := every_need[publication.id]).satisfied
-        ]
-        if not needs:
-            raise StateConflict(f"post {post_id} needs no further sign-off")
+        awaiting = [p for p in post.publications if p.state == S.AWAITING_SIGNOFF]
+        if not awaiting:
+            states = ", ".join(f"{p.channel.name} is {p.state}" for p in post.publications)
+            hint = (
+                " (reschedule with post edit --at)"
+                if any(p.state == S.NEEDS_ATTENTION for p in post.publications)
+                else ""
+            )
+            raise StateConflict(f"post {post_id} has nothing awaiting sign-off: {states}{hint}")
+        needs = [need for p in awaiting if not (need := every_need[p.id]).satisfied]
+        if not needs:  # signed already (a policy change, a concurrent signer): let it go
+            settle(session, post, now=now, actor=actor)
+            return Approval(signed=[], review=post.review, waiting=[])
+        writers = _writers(session, post)
         signed, refusals = [], []
         done: set[tuple[str, str]] = set()
         for need in needs:
@@ -590,14 +702,18 @@ def approve(db: Database, post_id: int, *, actor: str, now: datetime, note: str 
                 continue
             role = roles.get(need.org.id)
             policy = policy_of(need.org)
-            if actor == post.author and not policy.allow_self_signoff:
-                refusals.append(f"{need.org.name}'s policy does not let authors sign their own posts (four eyes)")
+            if need.blocked is not None:
+                refusals.append(need.blocked)
+            elif actor in writers and not policy.allow_self_signoff:
+                refusals.append(
+                    f"{need.org.name}'s policy does not let people sign what they wrote or edited (four eyes)"
+                )
             elif actor in need.signers:
                 refusals.append(f"{actor} already signed this version for {need.org.name}")
-            elif not need.rule.qualifies(user=actor, role=role):
+            elif not need.qualifies(user=actor, role=role):
                 held = f"{_article(role)} {role} of {need.org.name}" if role else f"not a member of {need.org.name}"
                 refusals.append(
-                    f"{need.org.name}'s rule {need.rule.name!r} needs {need.rule.describe_signers()}; {actor} is {held}"
+                    f"{need.org.name}'s rule {need.rule.name!r} needs {need.signers_wanted()}; {actor} is {held}"
                 )
             else:
                 done.add(key)
@@ -730,14 +846,14 @@ def open_share(session: Session, share_id: int, *, actor: str | None, text: str)
     partner = session.get(Organisation, offer.to_org_id)
     assert partner is not None
     _require_role(session, actor, partner, "contributor", "adopt shared posts")
-    original = load_post(session, offer.post_id)
+    original = load_post(session, offer.post_id, lock=False)
     check_share_text(offer, original, text)
     return offer, original
 
 
 def adopt_share(session: Session, share_id: int, copy: Post, *, now: datetime) -> None:
     """Mark the share adopted by ``copy`` (in the transaction that creates the copy)."""
-    offer = session.get(Share, share_id)
+    offer = session.get(Share, share_id, with_for_update=True)  # serialised with a withdrawal
     if offer is None or offer.state != "offered":
         raise StateConflict(f"share {share_id} was {offer.state if offer else 'removed'} meanwhile")
     offer.state, offer.derived_post_id, offer.updated_at = "adopted", copy.id, now
@@ -756,7 +872,16 @@ def share_and_original(session: Session, share_id: int) -> tuple[Share, Post]:
     offer = session.get(Share, share_id)
     if offer is None:
         raise NotFound(f"no share with id {share_id}")
-    return offer, load_post(session, offer.post_id)
+    return offer, load_post(session, offer.post_id, lock=False)
+
+
+def check_share_edit(offer: Share, original: Post, text: str, *, title: str | None, link: str | None) -> None:
+    """A copy of a post shared as is keeps the original's words, title and link."""
+    check_share_text(offer, original, text)
+    if not offer.may_edit and (title != original.title or link != original.link):
+        raise Refused(
+            f"rule 'shared as is': share {offer.id} of post {original.id} does not allow changes to its title or link"
+        )
 
 
 def check_share_text(offer: Share, original: Post, text: str) -> None:
@@ -770,7 +895,7 @@ def check_share_text(offer: Share, original: Post, text: str) -> None:
 def withdraw_share(db: Database, share_id: int, *, now: datetime, actor: str | None = None) -> list[str]:
     """Take a share back; the partner's copy is cancelled unless something of it is already out."""
     with db.transaction() as session:
-        offer = session.get(Share, share_id)
+        offer = session.get(Share, share_id, with_for_update=True)  # serialised with an adoption
         if offer is None:
             raise NotFound(f"no share with id {share_id}")
         owner = session.get(Organisation, offer.from_org_id)
@@ -877,7 +1002,7 @@ def as_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
 def review_view(db: Database, post_id: int) -> dict[str, Any]:
     """Where a post stands in review: what each publication needs, sign-offs and comments."""
     with db.transaction() as session:
-        post = load_post(session, post_id)
+        post = load_post(session, post_id, lock=False)
         needs = needs_of(session, post)
         comments = session.scalars(select(Comment).where(Comment.post_id == post_id).order_by(Comment.id))
         return {
@@ -918,7 +1043,7 @@ def sweep_deadlines(db: Database, *, now: datetime, horizon: timedelta = timedel
                 warning = timedelta(hours=policy_of(need.org).deadline_warning_hours)
                 if now >= deadline:
                     detail = f"waiting for {need.describe()}" if not need.satisfied else f"post is {post.review}"
-                    transition(
+                    moved = transition(
                         session,
                         [publication],
                         S.NEEDS_ATTENTION,
@@ -929,6 +1054,8 @@ def sweep_deadlines(db: Database, *, now: datetime, horizon: timedelta = timedel
                         },
                         message="sign-off deadline missed",
                     )
+                    if not moved:
+                        continue  # signed or cancelled meanwhile: nothing was missed
                     record_event(
                         session,
                         "approval.missed",

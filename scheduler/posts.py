@@ -18,7 +18,7 @@ from media.specs import SPECS
 from scheduler import editorial, timetable
 from scheduler.content import Content, MediaItem, problems_for
 from scheduler.credentials import encrypt_credentials
-from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, NotFound, StateConflict, UnknownChannel
+from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, Refused, StateConflict, UnknownChannel
 from scheduler.media_prep import needs_renditions
 from scheduler.media_store import StoredMedia, ingest
 from scheduler.policy import is_trivial_edit
@@ -90,6 +90,41 @@ def add_channel(
             message=f"{name} on {platform}" + (f" for {org}" if org else ""),
         )
     return channel
+
+
+def assign_channel(
+    db: Database, *, channel: str, org: str | None, now: datetime, actor: str | None = None
+) -> list[int]:
+    """Give a channel to an organisation (or to none): from now on its policy applies, also to the
+    posts already waiting on the channel, which are held or released at once. Returns those posts."""
+    with db.transaction() as session:
+        target = channels_named(session, [channel])[0]
+        owner = editorial.org_named(session, org) if org else None
+        editorial.require_admin(session, actor, owner.id if owner else target.org_id, f"assign {channel}")
+        previous = editorial.org_named_by_id(session, target.org_id) if target.org_id else None
+        target.org_id = owner.id if owner else None
+        session.flush()
+        pending = session.scalars(
+            select(Publication.post_id).where(
+                Publication.channel_id == target.id,
+                Publication.state.in_(
+                    [S.SCHEDULED.value, S.QUEUED.value, S.RETRY_WAIT.value, S.AWAITING_SIGNOFF.value]
+                ),
+            )
+        ).all()
+        for post_id in sorted(set(pending)):
+            post = editorial.load_post(session, post_id)
+            editorial.settle(session, post, now=now, actor=actor)
+        record_event(
+            session,
+            "channel.assigned",
+            now=now,
+            channel_id=target.id,
+            actor=actor,
+            message=f"{channel}: {previous or 'no organisation'} -> {org or 'no organisation'}",
+            data={"posts_settled": sorted(set(pending))},
+        )
+        return sorted(set(pending))
 
 
 def list_channels(db: Database) -> list[Channel]:
@@ -232,8 +267,9 @@ def create_post(
         for channel in targets:
             publication = _new_publication(post, channel, due or DueTime(utc=now, zone=channel.timezone), now)
             publication.media_ready = not (stored and needs_renditions(channel.platform))
-            if channel.org_id is not None or post_org is not None:
-                publication.state = S.AWAITING_SIGNOFF.value  # settle() below releases what needs no sign-off
+            if channel.org_id is not None or post_org is not None or draft:
+                # settle() below releases what needs no sign-off; a draft waits for `post submit`
+                publication.state = S.AWAITING_SIGNOFF.value
             if queue:
                 publication.from_queue, publication.queued_at = True, now
             session.add(publication)
@@ -338,13 +374,6 @@ def _new_publication(post: Post, channel: Channel, due: DueTime, now: datetime) 
     )
 
 
-def _load_post(session: Session, post_id: int) -> Post:
-    post = session.get(Post, post_id, options=[selectinload(Post.publications)])
-    if post is None:
-        raise NotFound(f"no post with id {post_id}")
-    return post
-
-
 def _publications(post: Post, channel: str | None) -> list[Publication]:
     chosen = [p for p in post.publications if channel is None or p.channel.name == channel]
     if channel is not None and not chosen:
@@ -372,7 +401,7 @@ def edit_post(
     applies, unless the policy counts the edit as trivial. Returns the post's new version.
     """
     with db.transaction() as session:
-        post = _load_post(session, post_id)
+        post = editorial.load_post(session, post_id)
         editorial.require_editor_of(session, actor, post, "edit")
         busy = [p for p in post.publications if p.state in (S.PUBLISHING, S.UNKNOWN)]
         if busy:
@@ -393,8 +422,9 @@ def edit_post(
             media=_as_items([StoredMedia.from_row(m) for m in post.media], settings),
         )
         _check_fits(content, channels)
-        if post.share_id is not None and content.text != post.text:
-            editorial.check_share_text(*editorial.share_and_original(session, post.share_id), content.text)
+        if post.share_id is not None:
+            offer, original = editorial.share_and_original(session, post.share_id)
+            editorial.check_share_edit(offer, original, content.text, title=content.title, link=content.link)
         changed = content.content_hash != post.content_hash
         if changed:
             old_hashes = {p.id: editorial.content_of(p)[0] for p in post.publications}
@@ -408,6 +438,8 @@ def edit_post(
             post.version += 1
             post.content_hash = content.content_hash
             post.updated_at = now
+            for variant in post.variants:  # a variant publishes with the post's link and media: its hash covers them
+                variant.content_hash = _variant_content(post, variant, content.media).content_hash
             record_event(session, "post.edited", now=now, post_id=post.id, actor=actor, data={"version": post.version})
             if trivial:
                 editorial.carry_signoffs(session, post, old_hashes, now=now, actor=actor)
@@ -421,7 +453,8 @@ def edit_post(
                 "from_queue": False,
             }
             message = f"rescheduled to {due.utc.isoformat()}"
-            transition(session, waiting, S.SCHEDULED, now=now, values=values, message=message, actor=actor)
+            moved = transition(session, waiting, S.SCHEDULED, now=now, values=values, message=message, actor=actor)
+            editorial.require_all_moved(waiting, moved, post)
             # a never-attempted publication that needed a person (a missed sign-off deadline) re-enters
             # through the sign-off gate; one that was attempted may have landed and is left alone
             held = [
@@ -432,7 +465,7 @@ def edit_post(
             transition(session, held, S.AWAITING_SIGNOFF, now=now, values=values, message=message, actor=actor)
         elif changed:
             queued = [p for p in waiting if p.state == S.QUEUED]
-            transition(
+            moved = transition(
                 session,
                 queued,
                 S.SCHEDULED,
@@ -441,6 +474,7 @@ def edit_post(
                 message="content edited: the message in flight is void",
                 actor=actor,
             )
+            editorial.require_all_moved(queued, moved, post)
         editorial.settle(session, post, now=now, actor=actor)
         return post.version
 
@@ -467,8 +501,15 @@ def add_variant(
     if not text.strip():
         raise ContentRejected("the variant's text is empty")
     with db.transaction() as session:
-        post = _load_post(session, post_id)
+        post = editorial.load_post(session, post_id)
         editorial.require_editor_of(session, actor, post, "add a variant to")
+        if post.share_id is not None:
+            offer, original = editorial.share_and_original(session, post.share_id)
+            if not offer.may_edit:
+                raise Refused(
+                    f"rule 'shared as is': post {post_id} is a copy of post {original.id}, shared without changes; "
+                    "it takes no variants"
+                )
         target = channels_named(session, [channel])[0] if channel else None
         if target is not None and target.id not in {p.channel_id for p in post.publications}:
             raise UnknownChannel(f"post {post_id} is not scheduled on channel {channel!r}")
@@ -483,31 +524,17 @@ def add_variant(
             names = ", ".join(f"{p.channel.name} ({p.state})" for p in busy)
             raise StateConflict(f"post {post_id} is already out or going out on {names}")
         media = _as_items([StoredMedia.from_row(m) for m in post.media], settings)
-        content = Content(
-            text=text, title=title or post.title, link=post.link, language=language or post.language, media=media
-        )
-        _check_fits(content, [p.channel for p in applies])
         variant = next(
             (v for v in post.variants if v.language == language and v.channel_id == (target.id if target else None)),
             None,
         )
         if variant is None:
-            variant = PostVariant(
-                language=language,
-                channel_id=target.id if target else None,
-                text=text,
-                title=content.title,
-                content_hash=content.content_hash,
-                updated_at=now,
-            )
+            variant = PostVariant(language=language, channel_id=target.id if target else None, updated_at=now)
             post.variants.append(variant)
-        else:
-            variant.text, variant.title, variant.content_hash, variant.updated_at = (
-                text,
-                content.title,
-                content.content_hash,
-                now,
-            )
+        variant.text, variant.title, variant.updated_at = text, title or post.title, now
+        content = _variant_content(post, variant, media)
+        _check_fits(content, [p.channel for p in applies])
+        variant.content_hash = content.content_hash
         session.flush()
         for publication in applies:
             publication.variant_id = variant.id
@@ -522,6 +549,18 @@ def add_variant(
         )
         editorial.settle(session, post, now=now, actor=actor)
         return [p.channel.name for p in applies]
+
+
+def _variant_content(post: Post, variant: PostVariant, media: tuple[MediaItem, ...]) -> Content:
+    """What a publication of ``variant`` sends: its text and title with the post's link and media
+    (as publications.load builds it), so its hash is what a sign-off covers."""
+    return Content(
+        text=variant.text,
+        title=variant.title,
+        link=post.link,
+        language=variant.language or post.language,
+        media=media,
+    )
 
 
 def _has_channel_variant(post: Post, channel_id: int) -> bool:
@@ -563,7 +602,7 @@ def _move_post(
     """A user's action on a post's publications (one channel, or all): those it applies to move,
     and the channels are returned; if it applies to none, StateConflict says why."""
     with db.transaction() as session:
-        post = _load_post(session, post_id)
+        post = editorial.load_post(session, post_id)
         editorial.require_editor_of(session, actor, post, verb)
         chosen = _publications(post, channel)
         applicable = [p for p in chosen if p.state in movable]
@@ -632,7 +671,7 @@ def post_view(post: Post) -> dict[str, Any]:
 
 def show_post(db: Database, post_id: int) -> dict[str, Any]:
     with db.transaction() as session:
-        return post_view(_load_post(session, post_id))
+        return post_view(editorial.load_post(session, post_id, lock=False))
 
 
 def list_posts(db: Database, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

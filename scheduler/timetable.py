@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from scheduler import editorial
 from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
 from scheduler.slots import PostingSchedule, Queued, Window, allocate, parse_priority, release, upcoming
 from scheduler.states import PublicationState
@@ -41,8 +42,10 @@ def _channel(session: Session, name: str) -> Channel:
     return channel
 
 
-def schedule_of(session: Session, channel_id: int) -> PostingSchedule | None:
-    row = session.get(ChannelSchedule, channel_id)
+def schedule_of(session: Session, channel_id: int, *, lock: bool = False) -> PostingSchedule | None:
+    """The channel's schedule; ``lock`` serialises allocations on the channel (PostgreSQL row lock;
+    SQLite holds its write lock already), so two posts never get the same slot."""
+    row = session.get(ChannelSchedule, channel_id, with_for_update=lock)
     return PostingSchedule.from_document(row.document) if row else None
 
 
@@ -58,6 +61,7 @@ def set_schedule(
 ) -> PostingSchedule:
     with db.transaction() as session:
         target = _channel(session, channel)
+        editorial.require_admin(session, actor, target.org_id, f"set the posting schedule of {channel}")
         schedule = PostingSchedule.parse(target.timezone, slots, max_per_day=max_per_day, min_spacing=min_spacing)
         row = session.get(ChannelSchedule, target.id)
         if row is None:
@@ -114,7 +118,7 @@ def enqueue(
 ) -> None:
     """Give ``new`` (flushed, not yet due anywhere) slots on ``channel``; what a higher priority
     displaces moves down, each move recorded."""
-    schedule = schedule_of(session, channel.id)
+    schedule = schedule_of(session, channel.id, lock=True)
     if schedule is None:
         raise InvalidInput(
             f"channel {channel.name} has no posting schedule, so nothing can be added to its queue; "
@@ -227,7 +231,11 @@ def holds(session: Session, *, now: datetime) -> tuple[bool, list[ColumnElement[
     due = func.coalesce(Publication.next_attempt_at, Publication.due_at)
     conditions = []
     for row in session.scalars(select(Blackout).where(Blackout.ends_at > now)):
-        inside = and_(due >= row.starts_at, due < row.ends_at)
+        running = row.starts_at <= now
+        if running and row.channel_id is None:
+            return True, []  # a blackout on every channel, now: like a pause
+        # a blackout running now also holds what became due before it (a backlog, a late rendition)
+        inside = due < row.ends_at if running else and_(due >= row.starts_at, due < row.ends_at)
         if row.channel_id is not None:
             inside = and_(inside, Publication.channel_id == row.channel_id)
         conditions.append(not_(inside))
@@ -235,9 +243,24 @@ def holds(session: Session, *, now: datetime) -> tuple[bool, list[ColumnElement[
 
 
 def pause(db: Database, *, now: datetime, reason: str | None = None, actor: str | None = None) -> None:
+    """Hold everything: nothing more is claimed, and what was already claimed but not yet taken by a
+    worker goes back to waiting (its message is void). What a worker already holds finishes."""
     with db.transaction() as session:
+        editorial.require_admin(session, actor, None, "pause publishing")
         if is_paused(session):
             raise StateConflict("publishing is already paused")
+        queued = session.execute(
+            select(Publication.id, Publication.state).where(Publication.state == S.QUEUED.value)
+        ).all()
+        transition(
+            session,
+            queued,
+            S.SCHEDULED,
+            now=now,
+            values={"dispatch_token": None},
+            actor=actor,
+            message="publishing paused: the message in flight is void",
+        )
         _set_control(session, PAUSE, {"paused": True, "since": now.isoformat(), "reason": reason}, now)
         record_event(
             session,
@@ -252,6 +275,7 @@ def resume(db: Database, *, now: datetime, actor: str | None = None) -> dict[str
     """Release what the pause held, spread out within each channel's limits; returns how many
     publications moved per channel."""
     with db.transaction() as session:
+        editorial.require_admin(session, actor, None, "resume publishing")
         if not is_paused(session):
             raise StateConflict("publishing is not paused")
         _set_control(session, PAUSE, {"paused": False}, now)
@@ -293,7 +317,7 @@ def _release_overdue(
     for channel_id_, backlog in by_channel.items():
         channel = session.get(Channel, channel_id_)
         assert channel is not None
-        schedule = schedule_of(session, channel_id_)
+        schedule = schedule_of(session, channel_id_, lock=True)
         limited = schedule is not None and (schedule.max_per_day or schedule.min_spacing)
         if within is None and not limited:
             continue  # no limits to keep: the backlog goes as it is
@@ -347,6 +371,7 @@ def add_blackout(
         raise InvalidInput(f"blackout {name!r} ends {ends.isoformat()}, which is already past")
     with db.transaction() as session:
         target = _channel(session, channel) if channel else None
+        editorial.require_admin(session, actor, target.org_id if target else None, "add a blackout")
         row = Blackout(
             name=name, starts_at=begins, ends_at=ends, channel_id=target.id if target else None, created_at=now
         )
@@ -393,5 +418,7 @@ def remove_blackout(db: Database, blackout_id: int, *, now: datetime, actor: str
         row = session.get(Blackout, blackout_id)
         if row is None:
             raise NotFound(f"no blackout with id {blackout_id}")
+        owner = session.get(Channel, row.channel_id) if row.channel_id else None
+        editorial.require_admin(session, actor, owner.org_id if owner else None, "remove a blackout")
         session.delete(row)
         record_event(session, "queue.blackout_removed", now=now, actor=actor, message=row.name)

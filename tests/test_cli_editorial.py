@@ -85,7 +85,8 @@ def test_editorial_flow_four_eyes_changes_and_the_signoff_record(run: Run) -> No
 
     four_eyes = refused(run("post", "approve", "1", "--as", "ana"))
     assert four_eyes == (
-        "error: ana may not sign off post 1: cms's policy does not let authors sign their own posts (four eyes)"
+        "error: ana may not sign off post 1: "
+        "cms's policy does not let people sign what they wrote or edited (four eyes)"
     )
 
     assert ok(run("post", "approve", "1", "--as", "eve", "--note", "checked")) == (

@@ -11,6 +11,7 @@ import typer
 from adapters import adapter_class, check_channel
 from scheduler import editorial, posts
 from scheduler.cli._output import print_json, print_table
+from scheduler.cli._people import AsUser, actor
 from scheduler.errors import InvalidInput
 from scheduler.runtime import build_runtime
 
@@ -106,3 +107,19 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         [v["name"], v["platform"], v["timezone"], "yes" if v["dry_run"] else "no", v["status"], v["org"]] for v in views
     ]
     print_table(["channel", "platform", "timezone", "dry run", "status", "org"], rows)
+
+
+@app.command("assign")
+def assign(
+    name: Annotated[str, typer.Argument(help="The channel")],
+    org: Annotated[str | None, typer.Option(help="The organisation that owns it from now on")] = None,
+    none: Annotated[bool, typer.Option("--none", help="Belong to no organisation (no sign-off needed)")] = False,
+    as_user: AsUser = None,
+) -> None:
+    """Give an existing channel to an organisation: its approval policy applies from now on, also to
+    the posts already waiting on the channel."""
+    if (org is None) == (not none):
+        raise InvalidInput("give --org ORG or --none")
+    runtime = build_runtime()
+    settled = posts.assign_channel(runtime.db, channel=name, org=org, now=runtime.clock(), actor=actor(as_user))
+    print(f"{name} belongs to {org or 'no organisation'}" + (f"; posts re-checked: {settled}" if settled else ""))

@@ -456,7 +456,7 @@ def test_a_missed_sign_off_deadline_is_warned_about_then_does_not_publish(team: 
     view = posts.show_post(team.db, post_id)
     assert "not signed off by its deadline" in view["publications"][0]["last_error"]
     assert "approval.missed" in [e.kind for e in posts.read_events(team.db, post_id=post_id)]
-    with pytest.raises(StateConflict, match="needs no further sign-off"):
+    with pytest.raises(StateConflict, match=r"nothing awaiting sign-off: cms-x is needs_attention \(reschedule with"):
         editorial.approve(team.db, post_id, actor="pia", now=clock.now)
     # rescheduled, it waits for the sign-off again, and goes out once signed
     later = (clock.now + timedelta(days=3)).isoformat()
@@ -469,3 +469,101 @@ def test_a_missed_sign_off_deadline_is_warned_about_then_does_not_publish(team: 
 def test_nobody_writes_in_someone_elses_name_to_get_around_four_eyes(team: Runtime) -> None:
     with pytest.raises(InvalidInput, match="--author 'ana' differs from --as 'eve'"):
         _create(team, actor="eve", author="ana")
+
+
+# -- ways around the sign-off, closed ------------------------------------------------------------
+
+
+def test_a_link_edit_needs_a_new_sign_off_on_channels_that_publish_a_variant(team: Runtime) -> None:
+    post_id = _create(team, channels=("cms-x", "cms-es"))
+    posts.add_variant(team.db, team.settings, post_id, language="es", text="El bosón", now=team.clock(), actor="ana")
+    editorial.approve(team.db, post_id, actor="eve", now=team.clock())
+    assert publication_states(team, post_id) == {"cms-x": "scheduled", "cms-es": "scheduled"}
+    posts.edit_post(team.db, team.settings, post_id, link="https://example.org/x", now=team.clock(), actor="ana")
+    assert publication_states(team, post_id) == {"cms-x": "awaiting_signoff", "cms-es": "awaiting_signoff"}
+
+
+def test_trivial_edits_do_not_chain(team: Runtime) -> None:
+    editorial.set_policy(
+        team.db, org="cms", text="trivial_edit_chars = 2\n" + CUSTOM, source="cms.toml", now=team.clock()
+    )
+    post_id = _create(team, text="Higgs boson, ten years on")
+    editorial.approve(team.db, post_id, actor="pia", now=team.clock())
+    posts.edit_post(team.db, team.settings, post_id, text="Higgs boson, ten years o", now=team.clock(), actor="ana")
+    assert publication_states(team, post_id) == {"cms-x": "scheduled"}  # carried once
+    posts.edit_post(team.db, team.settings, post_id, text="Higgs boson, ten years ", now=team.clock(), actor="ana")
+    assert publication_states(team, post_id) == {"cms-x": "awaiting_signoff"}
+
+
+def test_whoever_edited_a_post_does_not_sign_it(team: Runtime) -> None:
+    post_id = _create(team)
+    posts.edit_post(team.db, team.settings, post_id, text="Rewritten by eve", now=team.clock(), actor="eve")
+    with pytest.raises(Refused, match="does not let people sign what they wrote or edited"):
+        editorial.approve(team.db, post_id, actor="eve", now=team.clock())
+    editorial.approve(team.db, post_id, actor="pia", now=team.clock())
+    assert publication_states(team, post_id) == {"cms-x": "scheduled"}
+
+
+def test_a_partner_post_under_a_host_rule_needing_nobody_is_signed_by_a_host_editor(team: Runtime) -> None:
+    editorial.set_policy(team.db, org="cms", text=CUSTOM, source="cms.toml", now=team.clock())
+    post_id = _create(team, format="awareness_day", actor="luc", submit_to="cms")
+    assert "1 editor or above of cms" in editorial.review_view(team.db, post_id)["needs"]["cms-x"]
+    with pytest.raises(Refused, match="ana is a contributor of cms"):
+        editorial.approve(team.db, post_id, actor="ana", now=team.clock())
+    editorial.approve(team.db, post_id, actor="eve", now=team.clock())
+    assert publication_states(team, post_id) == {"cms-x": "scheduled"}
+
+
+def test_a_policy_change_applies_to_posts_already_waiting_or_released(team: Runtime) -> None:
+    waiting = _create(team, format="awareness_day")
+    signed = _create(team, importance="major")
+    editorial.approve(team.db, signed, actor="pia", now=team.clock())
+    editorial.set_policy(team.db, org="cms", text=CUSTOM, source="cms.toml", now=team.clock())
+    assert publication_states(team, waiting) == {"cms-x": "scheduled"}  # awareness days need nobody now
+    assert publication_states(team, signed) == {"cms-x": "awaiting_signoff"}  # major now needs max
+    assert _review(team, signed) == "submitted"
+
+
+def test_a_withdrawn_shares_copy_never_publishes_even_when_retried(team: Runtime) -> None:
+    post_id = _create(team)
+    editorial.approve(team.db, post_id, actor="eve", now=team.clock())
+    share_id = editorial.share(team.db, post_id, to_org="lhcb", now=team.clock(), actor="eve")
+    at = (team.clock() + timedelta(hours=30)).isoformat()
+    copy = posts.adopt_share(
+        team.db, team.settings, share_id, channels=["lhcb-x"], at=at, now=team.clock(), actor="luc"
+    )
+    editorial.approve(team.db, copy, actor="lea", now=team.clock())
+    editorial.withdraw_share(team.db, share_id, now=team.clock(), actor="eve")
+    posts.retry_post(team.db, copy, now=team.clock(), actor="luc")
+    assert publication_states(team, copy) == {"lhcb-x": "awaiting_signoff"}
+    with pytest.raises(Refused, match="rule 'share withdrawn'"):
+        editorial.approve(team.db, copy, actor="lea", now=team.clock())
+
+
+def test_a_copy_shared_as_is_takes_no_variant_and_keeps_its_link(team: Runtime) -> None:
+    post_id = _create(team, link="https://cms.cern/news")
+    editorial.approve(team.db, post_id, actor="eve", now=team.clock())
+    share_id = editorial.share(team.db, post_id, to_org="lhcb", now=team.clock(), actor="eve")
+    at = (team.clock() + timedelta(hours=30)).isoformat()
+    copy = posts.adopt_share(
+        team.db, team.settings, share_id, channels=["lhcb-x"], at=at, now=team.clock(), actor="luc"
+    )
+    with pytest.raises(Refused, match=r"rule 'shared as is'.*takes no variants"):
+        posts.add_variant(team.db, team.settings, copy, channel="lhcb-x", text="Other", now=team.clock(), actor="luc")
+    with pytest.raises(Refused, match=r"rule 'shared as is'.*title or link"):
+        posts.edit_post(team.db, team.settings, copy, link="https://example.org", now=team.clock(), actor="luc")
+
+
+def test_assigning_an_existing_channel_holds_what_waits_on_it(runtime: Runtime) -> None:
+    posts.add_channel(runtime.db, runtime.settings, name="old-x", platform="x", dry_run=True, now=runtime.clock())
+    at = (runtime.clock() + timedelta(hours=5)).isoformat()
+    post_id = posts.create_post(runtime.db, runtime.settings, text="hi", channels=["old-x"], at=at, now=runtime.clock())
+    draft = posts.create_post(
+        runtime.db, runtime.settings, text="later", channels=["old-x"], at=at, now=runtime.clock(), draft=True
+    )
+    assert publication_states(runtime, post_id) == {"old-x": "scheduled"}
+    assert publication_states(runtime, draft) == {"old-x": "awaiting_signoff"}  # a draft waits, even unowned
+    editorial.add_org(runtime.db, name="cms", now=runtime.clock())
+    assert posts.assign_channel(runtime.db, channel="old-x", org="cms", now=runtime.clock()) == [post_id, draft]
+    assert publication_states(runtime, post_id) == {"old-x": "awaiting_signoff"}
+    assert "channel.assigned" in [e.kind for e in posts.read_events(runtime.db)]

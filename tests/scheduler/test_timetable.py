@@ -11,7 +11,7 @@ from sqlalchemy import update
 from scheduler import posts, publications, timetable
 from scheduler.errors import InvalidInput, Refused, StateConflict
 from scheduler.runtime import Runtime
-from scheduler.store import Publication
+from scheduler.store import Control, Publication
 from tests.conftest import Clock
 from tests.helpers import add_dry_run_channels
 
@@ -205,3 +205,57 @@ def test_queue_view_lists_every_post_sharing_an_instant(runtime: Runtime, channe
     assert (
         holders["2027-03-02T09:00:00+00:00"] == f"post {first} (normal, scheduled); post {second} (normal, scheduled)"
     )
+
+
+def test_a_blackout_running_now_also_holds_what_became_due_before_it(runtime: Runtime, clock: Clock) -> None:
+    add_dry_run_channels(runtime, "x")
+    post_id = _at(runtime, (clock.now + timedelta(minutes=30)).isoformat())
+    timetable.pause(runtime.db, now=clock.now)
+    timetable.add_blackout(
+        runtime.db,
+        name="outage",
+        start=(clock.now + timedelta(hours=1)).isoformat(),
+        end=(clock.now + timedelta(hours=3)).isoformat(),
+        now=clock.now,
+    )
+    clock.advance(90 * 60)  # the post (due 30 min in) is overdue, and the blackout has begun
+    with runtime.db.transaction() as session:  # resume without re-timing, as if no limits applied
+        session.execute(update(Control).values(value={"paused": False}))
+    assert publications.claim_due(runtime.db, now=clock.now, settings=runtime.settings) == []
+    clock.advance(2 * 3600)
+    assert [d.publication_id for d in publications.claim_due(runtime.db, now=clock.now, settings=runtime.settings)]
+    assert _due(runtime, post_id)
+
+
+def test_a_pause_voids_messages_already_sent(runtime: Runtime, clock: Clock) -> None:
+    add_dry_run_channels(runtime, "x")
+    post_id = _at(runtime, (clock.now + timedelta(seconds=10)).isoformat())
+    [dispatch] = publications.claim_due(runtime.db, now=clock.now, settings=runtime.settings)
+    timetable.pause(runtime.db, now=clock.now)
+    state = publications.publish(
+        runtime.db,
+        dispatch.publication_id,
+        dispatch.token,
+        runtime.adapters,
+        settings=runtime.settings,
+        clock=runtime.clock,
+    )
+    assert state is None  # the message found nothing to claim
+    [publication] = posts.show_post(runtime.db, post_id)["publications"]
+    assert publication["state"] == "scheduled"
+
+
+def test_only_a_host_admin_pauses_and_resumes(runtime: Runtime) -> None:
+    from scheduler import editorial
+
+    now = runtime.clock()
+    editorial.add_org(runtime.db, name="cms", now=now)
+    editorial.add_org(runtime.db, name="lhcb", kind="partner", now=now)
+    for user, org, role in (("max", "cms", "admin"), ("lou", "lhcb", "admin")):
+        editorial.add_user(runtime.db, name=user, now=now)
+        editorial.set_role(runtime.db, user=user, org=org, role=role, now=now)
+    with pytest.raises(Refused, match="to pause publishing one must be an admin of a host organisation; lou is not"):
+        timetable.pause(runtime.db, now=now, actor="lou")
+    timetable.pause(runtime.db, now=now, actor="max")
+    with pytest.raises(Refused, match="to resume publishing"):
+        timetable.resume(runtime.db, now=now, actor="lou")
