@@ -258,7 +258,10 @@ def approve(
     signer = person(as_user, "signing off")
     runtime = build_runtime()
     approval = editorial.approve(runtime.db, post_id, actor=signer, note=note, now=runtime.clock())
-    print(f"post {post_id}: {signer} signed for {', '.join(approval.signed)}")
+    if approval.signed:
+        print(f"post {post_id}: {signer} signed for {', '.join(approval.signed)}")
+    else:
+        print(f"post {post_id}: already signed as its policy requires; nothing more to sign")
     if approval.review == editorial.APPROVED:
         print(f"post {post_id} is approved: it will publish as scheduled")
     else:

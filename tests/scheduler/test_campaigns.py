@@ -170,6 +170,24 @@ def cms(runtime: Runtime) -> Runtime:
     return runtime
 
 
+def _cms_campaign(
+    runtime: Runtime, clock: Clock, text: str, *, observance: str = "lgbtq-stem-day", lead_days: int = 14
+) -> int:
+    """ana's campaign for cms-x (a contributor: an editor signs it off)."""
+    campaign_id, _ = campaigns.add_campaign(
+        runtime.db,
+        runtime.settings,
+        observance_id=observance,
+        channels=["cms-x"],
+        org="cms",
+        actor="ana",
+        text=text,
+        lead_days=lead_days,
+        now=clock.now,
+    )
+    return campaign_id
+
+
 def _campaign_posts(runtime: Runtime) -> list[int]:
     return [p for view in campaigns.list_campaigns(runtime.db) for p in _made(runtime, view["id"])]
 
@@ -199,17 +217,7 @@ def test_a_yearly_campaign_drafts_at_the_lead_time_and_publishes_on_the_day_once
     cms: Runtime, clock: Clock
 ) -> None:
     clock.now = datetime(2027, 10, 1, 9, tzinfo=UTC)
-    campaign_id, _ = campaigns.add_campaign(
-        cms.db,
-        cms.settings,
-        observance_id="lgbtq-stem-day",
-        channels=["cms-x"],
-        org="cms",
-        actor="ana",
-        text="Today is the {ordinal} {name}. {hashtags}",
-        lead_days=14,
-        now=clock.now,
-    )
+    campaign_id = _cms_campaign(cms, clock, "Today is the {ordinal} {name}. {hashtags}", lead_days=14)
     clock.now = datetime(2027, 11, 4, 8, 59, tzinfo=UTC)  # a minute before 14 days ahead of 09:00 UTC
     assert campaigns.sweep(cms.db, cms.settings, now=clock.now) == []
     clock.advance(60)
@@ -235,16 +243,7 @@ def test_a_yearly_campaign_drafts_at_the_lead_time_and_publishes_on_the_day_once
 
 def test_without_its_sign_off_a_campaign_post_does_not_publish_and_the_log_says_so(cms: Runtime, clock: Clock) -> None:
     clock.now = datetime(2027, 11, 4, 9, tzinfo=UTC)
-    campaigns.add_campaign(
-        cms.db,
-        cms.settings,
-        observance_id="lgbtq-stem-day",
-        channels=["cms-x"],
-        org="cms",
-        actor="ana",
-        text="{name}",
-        now=clock.now,
-    )
+    _cms_campaign(cms, clock, "{name}")
     [post_id] = campaigns.sweep(cms.db, cms.settings, now=clock.now)
     clock.now = datetime(2027, 11, 18, 9, tzinfo=UTC)
     editorial.sweep_deadlines(cms.db, now=clock.now)
@@ -261,16 +260,7 @@ def test_without_its_sign_off_a_campaign_post_does_not_publish_and_the_log_says_
 
 def test_a_campaign_post_that_cannot_be_made_is_recorded_once(cms: Runtime, clock: Clock) -> None:
     clock.now = datetime(2027, 11, 4, 9, tzinfo=UTC)
-    campaign_id, _ = campaigns.add_campaign(
-        cms.db,
-        cms.settings,
-        observance_id="lgbtq-stem-day",
-        channels=["cms-x"],
-        org="cms",
-        actor="ana",
-        text="{name} " + "x" * 300,
-        now=clock.now,
-    )
+    campaign_id = _cms_campaign(cms, clock, "{name} " + "x" * 300)
     assert campaigns.sweep(cms.db, cms.settings, now=clock.now) == []
     assert campaigns.sweep(cms.db, cms.settings, now=clock.now) == []
     [made] = campaigns.campaign_view(cms.db, campaign_id, now=clock.now)["posts"]
@@ -282,16 +272,7 @@ def test_a_campaign_post_that_cannot_be_made_is_recorded_once(cms: Runtime, cloc
 
 def test_a_commemorative_day_gets_a_draft_that_never_goes_out_by_itself(cms: Runtime, clock: Clock) -> None:
     clock.now = datetime(2027, 11, 6, 9, tzinfo=UTC)
-    campaigns.add_campaign(
-        cms.db,
-        cms.settings,
-        observance_id="transgender-day-of-remembrance",
-        channels=["cms-x"],
-        org="cms",
-        actor="ana",
-        text="We remember. {hashtags}",
-        now=clock.now,
-    )
+    _cms_campaign(cms, clock, "We remember. {hashtags}", observance="transgender-day-of-remembrance")
     [post_id] = campaigns.sweep(cms.db, cms.settings, now=clock.now)
     view = posts.show_post(cms.db, post_id)
     assert (view["review"], view["text"]) == ("draft", "We remember. #TDoR")
