@@ -1,14 +1,59 @@
-"""X (Twitter) API v2: POST /2/tweets (shared/reference/platforms.md §1)."""
+"""X (Twitter) API v2 (shared/reference/platforms.md §1).
+
+Posts go through tweepy's ``Client.create_tweet`` (OAuth 1.0a user context, or an OAuth 2.0 user
+token); media through X's v2 upload endpoints with requests, since tweepy has none: a simple
+upload for images, initialize/append/finalize and STATUS polling for video and GIF.
+
+tweepy builds every URL on ``https://api.twitter.com`` and signs OAuth 1.0a requests for it; a
+transport adapter mounted on its session sends them to ``settings.x_api_url`` (a proxy or a
+contract fake) and gives every request a timeout, which tweepy does not.
+
+Credentials (encrypted at rest): ``{"oauth1": {consumer_key, consumer_secret, access_token,
+access_token_secret}}`` or ``{"access_token": ...}``, with ``user_id`` (for the reconciling
+lookup) and ``username`` (for the post's URL).
+"""
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+from requests_oauthlib import OAuth1
+
+from adapters._http import USER_AGENT, retry_after_seconds, translate_transport_errors
 from adapters.base import Adapter, Prepared
+from adapters.errors import AuthExpired, OutcomeUnknown, Permanent, Retryable
 from scheduler.content import Content
+from scheduler.ports import PreparedMedia, PublishContext, Published
+
+TWEEPY_HOST = "https://api.twitter.com"
+_URL = re.compile(r"https?://\S+")
+
+
+class _ToConfiguredHost(HTTPAdapter):
+    """tweepy's requests, sent to the configured host (signatures stay those tweepy computed)."""
+
+    def __init__(self, base: str, timeout: float) -> None:
+        super().__init__()
+        self.base, self.timeout = base.rstrip("/"), timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if request.url and request.url.startswith(TWEEPY_HOST) and self.base != TWEEPY_HOST:
+            request.url = self.base + request.url[len(TWEEPY_HOST) :]
+        kwargs["timeout"] = kwargs.get("timeout") or self.timeout
+        return super().send(request, **kwargs)
 
 
 class XAdapter(Adapter):
     platform = "x"
-    supports_live = False
+    supports_live = True
 
     def build(self, content: Content) -> Prepared:
         media = self.media_for(content)
@@ -21,5 +66,206 @@ class XAdapter(Adapter):
             platform=self.platform,
             text=content.full_text,
             media=media,
-            request={"method": "POST", "url": "https://api.x.com/2/tweets", "json": body},
+            request={"method": "POST", "url": f"{self.settings.x_api_url}/2/tweets", "json": body},
         )
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def publish(self, prepared: Prepared, ctx: PublishContext) -> Published:
+        credentials = self._credentials()
+        media_ids = [self._upload(item, credentials) for item in prepared.media]
+        client = self._client(credentials)
+        with self._translate("X create post", creating=True):
+            response = client.create_tweet(
+                text=prepared.text or None, media_ids=media_ids or None, user_auth="oauth1" in credentials
+            )
+        tweet_id = str(response.data["id"])
+        return Published(remote_id=tweet_id, url=self._url(credentials, tweet_id))
+
+    def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None:
+        """The account's posts since the attempt began, matched on text (X shortens links to
+        t.co, so links are compared as placeholders)."""
+        credentials = self._credentials()
+        client = self._client(credentials)
+        user_auth = "oauth1" in credentials
+        with self._translate("X lookup"):
+            user_id = credentials.get("user_id") or client.get_me(user_auth=user_auth).data["id"]
+            response = client.get_users_tweets(
+                user_id,
+                start_time=ctx.started_at - timedelta(minutes=2),
+                max_results=50,
+                user_auth=user_auth,
+            )
+        wanted = _URL.sub("<url>", prepared.text).strip()
+        for tweet in response.data or []:
+            if _URL.sub("<url>", tweet["text"]).strip() == wanted:
+                return Published(remote_id=str(tweet["id"]), url=self._url(credentials, str(tweet["id"])))
+        return None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _credentials(self) -> dict[str, Any]:
+        credentials = self.channel.credentials or {}
+        if "oauth1" not in credentials and "access_token" not in credentials:
+            raise AuthExpired(
+                f"channel {self.channel.name!r} has no X credentials; add them with crosspost channel add --credentials"
+            )
+        return credentials
+
+    def _client(self, credentials: dict[str, Any]) -> tweepy.Client:
+        if "oauth1" in credentials:
+            keys = credentials["oauth1"]
+            client = tweepy.Client(
+                consumer_key=keys["consumer_key"],
+                consumer_secret=keys["consumer_secret"],
+                access_token=keys["access_token"],
+                access_token_secret=keys["access_token_secret"],
+                wait_on_rate_limit=False,  # a rate limit waits in the database (retry_wait), not in a worker
+            )
+        else:
+            client = tweepy.Client(credentials["access_token"], wait_on_rate_limit=False)
+        client.user_agent = USER_AGENT
+        client.session.mount("https://", _ToConfiguredHost(self.settings.x_api_url, self.settings.http_timeout))
+        return client
+
+    def _auth(self, credentials: dict[str, Any]) -> tuple[OAuth1 | None, dict[str, str]]:
+        if "oauth1" in credentials:
+            keys = credentials["oauth1"]
+            signer = OAuth1(
+                keys["consumer_key"], keys["consumer_secret"], keys["access_token"], keys["access_token_secret"]
+            )
+            return signer, {"User-Agent": USER_AGENT}
+        return None, {"User-Agent": USER_AGENT, "Authorization": f"Bearer {credentials['access_token']}"}
+
+    def _url(self, credentials: dict[str, Any], tweet_id: str) -> str:
+        username = credentials.get("username") or "i/web"
+        return f"https://x.com/{username}/status/{tweet_id}"
+
+    @contextmanager
+    def _translate(self, what: str, *, creating: bool = False) -> Iterator[None]:
+        """tweepy's errors as the adapter interface's, with X's own words kept."""
+        try:
+            with translate_transport_errors(what):
+                yield
+        except tweepy.TooManyRequests as error:
+            raise Retryable(f"{what}: X rate limit ({_words(error)})", retry_after=_reset(error.response)) from error
+        except tweepy.Unauthorized as error:
+            raise AuthExpired(f"{what}: X refused the channel's credentials ({_words(error)}); reconnect it") from error
+        except tweepy.Forbidden as error:
+            if creating and "duplicate" in _words(error).lower():
+                # X keeps no id for us: the post may be ours from an attempt whose answer was lost
+                raise OutcomeUnknown(f"{what}: X says the post is a duplicate ({_words(error)})") from error
+            raise Permanent(f"{what}: X refused it ({_words(error)})") from error
+        except (tweepy.BadRequest, tweepy.NotFound) as error:
+            raise Permanent(f"{what}: X refused it ({_words(error)})") from error
+        except tweepy.TwitterServerError as error:
+            # a 5xx after the request reached X may still have created the post
+            kind = OutcomeUnknown if creating else Retryable
+            raise kind(f"{what}: X server error {error.response.status_code} ({_words(error)})") from error
+
+    def _upload(self, item: PreparedMedia, credentials: dict[str, Any]) -> str:
+        """One file to X's v2 media endpoints; returns its media id once X has processed it.
+        Media uploads are safe to repeat (an unused media id expires), so every failure here
+        that is not the platform's refusal is retryable."""
+        try:
+            if item.kind == "image" and item.mime != "image/gif":
+                return self._simple_upload(item, credentials)
+            return self._chunked_upload(item, credentials)
+        except OutcomeUnknown as error:
+            raise Retryable(str(error)) from error
+
+    def _simple_upload(self, item: PreparedMedia, credentials: dict[str, Any]) -> str:
+        with item.source.open("rb") as handle:
+            data = self._call(
+                "POST",
+                "/2/media/upload",
+                credentials,
+                files={"media": (item.name, handle, item.mime)},
+                data={"media_category": "tweet_image"},
+            )
+        return str(data["data"]["id"])
+
+    def _chunked_upload(self, item: PreparedMedia, credentials: dict[str, Any]) -> str:
+        total = item.source.stat().st_size
+        category = "tweet_gif" if item.mime == "image/gif" else "tweet_video"
+        started = self._call(
+            "POST",
+            "/2/media/upload/initialize",
+            credentials,
+            json={"media_type": item.mime, "total_bytes": total, "media_category": category},
+        )
+        media_id = str(started["data"]["id"])
+        with item.source.open("rb") as handle:
+            for index in range(1000):
+                chunk = handle.read(self.settings.x_media_chunk)
+                if not chunk:
+                    break
+                self._call(
+                    "POST",
+                    f"/2/media/upload/{media_id}/append",
+                    credentials,
+                    files={"media": (item.name, chunk, "application/octet-stream")},
+                    data={"segment_index": str(index)},
+                )
+            else:
+                raise Permanent(f"{item.name}: more than 1000 chunks; raise x_media_chunk")
+        finished = self._call("POST", f"/2/media/upload/{media_id}/finalize", credentials)
+        info = finished["data"].get("processing_info")
+        deadline = time.monotonic() + self.settings.x_status_poll_limit
+        while info and info.get("state") in ("pending", "in_progress"):
+            if time.monotonic() > deadline:
+                raise Retryable(
+                    f"{item.name}: X was still processing the video after {self.settings.x_status_poll_limit:.0f} s"
+                )
+            time.sleep(float(info.get("check_after_secs", 1)))
+            status = self._call(
+                "GET", "/2/media/upload", credentials, params={"command": "STATUS", "media_id": media_id}
+            )
+            info = status["data"].get("processing_info")
+        if info and info.get("state") == "failed":
+            reason = info.get("error", {}).get("message", "no reason given")
+            raise Permanent(f"{item.name}: X could not process it ({reason})")
+        return media_id
+
+    def _call(self, method: str, path: str, credentials: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        signer, headers = self._auth(credentials)
+        url = self.settings.x_upload_url.rstrip("/") + path
+        with translate_transport_errors(f"X {path}"):
+            response = requests.request(
+                method, url, auth=signer, headers=headers, timeout=self.settings.http_timeout, **kwargs
+            )
+        if response.status_code == 429:
+            raise Retryable(f"X {path}: rate limit", retry_after=_reset(response))
+        if response.status_code == 401:
+            raise AuthExpired(f"X {path}: X refused the channel's credentials ({response.text[:300]}); reconnect it")
+        if response.status_code >= 500:
+            raise Retryable(f"X {path}: server error {response.status_code}")
+        if response.status_code >= 400:
+            raise Permanent(f"X {path}: {response.status_code} {_problem(response)}")
+        payload: dict[str, Any] = response.json()
+        return payload
+
+
+def _reset(response: requests.Response | None) -> float | None:
+    """Seconds until X's rate-limit window resets (x-rate-limit-reset is epoch seconds)."""
+    if response is None:
+        return None
+    reset = response.headers.get("x-rate-limit-reset")
+    if reset and reset.isdigit():
+        return max(1.0, float(reset) - time.time())
+    return retry_after_seconds(response.headers.get("retry-after"))
+
+
+def _words(error: tweepy.HTTPException) -> str:
+    messages = [str(m) for m in error.api_messages] or [str(m) for m in error.api_errors]
+    return "; ".join(messages) or f"HTTP {error.response.status_code}"
+
+
+def _problem(response: requests.Response) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(payload, dict):
+        return str(payload.get("detail") or payload.get("errors") or payload)[:300]
+    return str(payload)[:300]

@@ -55,6 +55,22 @@ class Settings(BaseSettings):
     # guarded by the claim) and raises throughput, at the cost of messages parked on a busy worker.
     worker_prefetch: int = 1
     worker_id: str = Field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Platform endpoints (shared/reference/platforms.md): settings, so a deployment or a test can
+    # point them elsewhere (a proxy, a contract fake on loopback).
+    x_api_url: str = "https://api.twitter.com"  # tweepy signs OAuth 1.0a for this host
+    x_upload_url: str = "https://api.x.com"
+    x_oauth_url: str = "https://x.com/i/oauth2/authorize"
+    x_token_url: str = "https://api.x.com/2/oauth2/token"
+    linkedin_api_url: str = "https://api.linkedin.com"
+    linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2"
+    linkedin_version: str = "202511"
+    tiktok_api_url: str = "https://open.tiktokapis.com"
+    youtube_api_url: str = "https://www.googleapis.com"
+    youtube_upload_url: str = "https://www.googleapis.com/upload"
+    google_oauth_url: str = "https://oauth2.googleapis.com"
+    public_base_url: str | None = Field(None, description="Where crosspost serves renditions (TikTok pulls photos).")
+    x_media_chunk: int = 4 * 1024 * 1024  # APPEND chunk; the v2 limit is unconfirmed, 1-4 MiB is safe
+    x_status_poll_limit: float = 600.0  # give up waiting for X's media processing after this long
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -1,0 +1,179 @@
+"""The X adapter through the publication pipeline, against the X contract fake on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from scheduler import media_prep, posts, publications
+from scheduler.runtime import Runtime
+from scheduler.states import PublicationState
+from scheduler.store import Publication
+from tests.conftest import Clock, make_settings
+from tests.fakes.x_api import XFake
+from tests.helpers import publication_states, write_image
+from tests.media.clips import make_clip
+
+S = PublicationState
+
+
+@pytest.fixture
+def x(clock: Clock) -> Iterator[XFake]:
+    with XFake(clock=clock) as fake:  # X's clock is the test's: created_at and start_time agree
+        yield fake
+
+
+@pytest.fixture
+def live(tmp_path: Path, x: XFake, clock: Clock) -> Iterator[Runtime]:
+    from scheduler.store import open_database
+
+    settings = make_settings(
+        tmp_path / "data",
+        f"sqlite:///{tmp_path / 'x.db'}",
+        x_api_url=x.url,
+        x_upload_url=x.url,
+        x_media_chunk=64 * 1024,
+        retry_base=0.1,
+    )
+    db = open_database(settings.database_url)
+    yield Runtime(settings=settings, db=db, clock=clock)
+    db.dispose()
+
+
+def _channel(runtime: Runtime, x: XFake, *, oauth1: bool = True) -> str:
+    posts.add_channel(
+        runtime.db,
+        runtime.settings,
+        name="cms-x",
+        platform="x",
+        credentials=x.state.keys.credentials(oauth1=oauth1),
+        now=runtime.clock(),
+    )
+    return "cms-x"
+
+
+def _run(runtime: Runtime, text: str, media: list[Path] | None = None) -> int:
+    post_id = posts.create_post(
+        runtime.db,
+        runtime.settings,
+        text=text,
+        channels=["cms-x"],
+        immediately=True,
+        now=runtime.clock(),
+        media=[posts.MediaInput(path) for path in media or []],
+    )
+    _publish_due(runtime)
+    return post_id
+
+
+def _publish_due(runtime: Runtime) -> None:
+    for publication_id in media_prep.needing_media(runtime.db, now=runtime.clock(), settings=runtime.settings):
+        media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock)
+    for dispatch in publications.claim_due(runtime.db, now=runtime.clock(), settings=runtime.settings):
+        publications.publish(
+            runtime.db,
+            dispatch.publication_id,
+            dispatch.token,
+            runtime.adapters,
+            settings=runtime.settings,
+            clock=runtime.clock,
+        )
+
+
+def _publication(runtime: Runtime, post_id: int) -> Publication:
+    with runtime.db.transaction() as session:
+        return session.query(Publication).filter(Publication.post_id == post_id).one()
+
+
+@pytest.mark.parametrize("oauth1", [True, False], ids=["oauth1", "oauth2-user-token"])
+def test_a_text_post_is_published_with_its_id_and_url(live: Runtime, x: XFake, oauth1: bool) -> None:
+    _channel(live, x, oauth1=oauth1)
+    post_id = _run(live, "Ten years of the Higgs boson (1) #CMS @CERN https://cms.cern/higgs")
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    assert row.remote_id in x.tweets
+    assert row.remote_url == f"https://x.com/CMSExperiment/status/{row.remote_id}"
+    assert x.tweets[row.remote_id]["text"] == "Ten years of the Higgs boson (1) #CMS @CERN https://cms.cern/higgs"
+
+
+def test_one_and_four_images_are_uploaded_then_attached(live: Runtime, x: XFake, tmp_path: Path) -> None:
+    _channel(live, x)
+    one = _run(live, "one image", [write_image(tmp_path / "a.png")])
+    four = _run(live, "four images", [write_image(tmp_path / f"{n}.png", (400 + n, 300)) for n in range(4)])
+    for post_id, count in ((one, 1), (four, 4)):
+        row = _publication(live, post_id)
+        assert row.state == S.PUBLISHED, row.last_error
+        media_ids = x.tweets[str(row.remote_id)]["media_ids"]
+        assert len(media_ids) == count
+        assert all(x.state.media[m].category == "tweet_image" for m in media_ids)
+
+
+def test_a_video_goes_through_initialize_append_finalize_and_status(live: Runtime, x: XFake, tmp_path: Path) -> None:
+    _channel(live, x)
+    post_id = _run(live, "a video", [make_clip(tmp_path / "clip.mp4", seconds=3.0)])
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    [media_id] = x.tweets[str(row.remote_id)]["media_ids"]
+    video = x.state.media[media_id]
+    assert (video.category, video.state, video.polls) == ("tweet_video", "succeeded", 2)
+    assert video.next_segment > 1  # sent in 64 KiB chunks, in order
+    assert len(video.received) == video.total
+
+
+def test_a_rate_limit_waits_in_the_database_until_xs_reset(live: Runtime, x: XFake) -> None:
+    _channel(live, x)
+    x.fault("POST /2/tweets", "429")
+    post_id = _run(live, "rate limited")
+    row = _publication(live, post_id)
+    assert row.state == S.RETRY_WAIT
+    assert "X rate limit (Rate limit exceeded)" in (row.last_error or "")
+    assert row.next_attempt_at is not None
+    # x-rate-limit-reset is 2 s away: the retry waits for it, not for the (tiny) backoff
+    assert live.clock() + timedelta(seconds=1) <= row.next_attempt_at <= live.clock() + timedelta(seconds=3)
+
+
+def test_refused_credentials_need_a_person(live: Runtime, x: XFake) -> None:
+    _channel(live, x)
+    x.fault("POST /2/tweets", "401")
+    post_id = _run(live, "who are you")
+    row = _publication(live, post_id)
+    assert row.state == S.NEEDS_ATTENTION
+    assert "reconnect" in (row.last_error or "")
+
+
+def test_an_answer_lost_after_x_created_the_post_is_reconciled_without_a_second_create(
+    live: Runtime, x: XFake, clock: Clock
+) -> None:
+    _channel(live, x)
+    x.fault("POST /2/tweets", "drop")
+    post_id = _run(live, "the answer gets lost https://cms.cern")
+    assert publication_states(live, post_id) == {"cms-x": "unknown"}
+    clock.advance(live.settings.reconcile_backoff + 1)
+    [publication_id] = publications.due_for_reconcile(live.db, now=clock(), settings=live.settings)
+    state = publications.reconcile(live.db, publication_id, live.adapters, settings=live.settings, clock=clock)
+    assert state == S.PUBLISHED
+    row = _publication(live, post_id)
+    assert row.remote_id in x.tweets
+    assert x.state.creates() == 1
+
+
+def test_a_media_upload_failure_is_retried_later_and_nothing_is_posted(live: Runtime, x: XFake, tmp_path: Path) -> None:
+    _channel(live, x)
+    x.fault("POST /2/media/upload", "503")
+    post_id = _run(live, "upload hiccup", [write_image(tmp_path / "a.png")])
+    assert _publication(live, post_id).state == S.RETRY_WAIT
+    assert x.state.creates() == 0
+
+
+def test_the_fake_refuses_a_bad_signature(live: Runtime, x: XFake) -> None:
+    credentials = x.state.keys.credentials()
+    credentials["oauth1"]["access_token_secret"] = "wrong"
+    posts.add_channel(live.db, live.settings, name="cms-x", platform="x", credentials=credentials, now=live.clock())
+    post_id = _run(live, "signed wrong")
+    row = _publication(live, post_id)
+    assert row.state == S.NEEDS_ATTENTION
+    assert "bad signature" in (row.last_error or "")
+    assert datetime.fromisoformat(str(row.updated_at)) is not None
