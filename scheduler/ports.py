@@ -12,6 +12,7 @@ leads to:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -73,12 +74,22 @@ class Published:
     url: str | None = None
 
 
+def _nowhere(_: dict[str, Any]) -> None:
+    pass
+
+
 @dataclass(frozen=True, kw_only=True)
 class PublishContext:
     publication_id: int
     idempotency_key: str  # stable across every attempt of one publication
     attempt: int
     started_at: datetime
+    # What an earlier attempt of this publication, for this same content, recorded before its
+    # irreversible step (a TikTok publish_id, a YouTube upload session URI); None the first time.
+    checkpoint: dict[str, Any] | None = None
+    # Records a checkpoint in the database *now*, before the step it protects: a worker that dies
+    # after it leaves the handle for the next attempt and for reconciliation.
+    save_checkpoint: Callable[[dict[str, Any]], None] = field(default=_nowhere)
 
 
 class Publisher(Protocol):

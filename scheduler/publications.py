@@ -75,6 +75,7 @@ class Claim:
     idempotency_key: str
     content: Content
     channel: ChannelInfo
+    checkpoint: dict[str, Any] | None = None
 
 
 def _locked(session: Session, *conditions: Any, limit: int | None = None, order: Any = None) -> list[Any]:
@@ -190,7 +191,23 @@ def claim(db: Database, publication_id: int, token: str, *, now: datetime, setti
             idempotency_key=loaded.idempotency_key,
             content=loaded.content,
             channel=loaded.channel,
+            checkpoint=loaded.checkpoint,
         )
+
+
+def _checkpoint_saver(
+    db: Database, publication_id: int, version: int, state: PublicationState, lease_owner: str | None
+) -> Callable[[dict[str, Any]], None]:
+    """Writes an adapter's checkpoint at once, only while this attempt still holds the row."""
+
+    def save(data: dict[str, Any]) -> None:
+        conditions = [PUBLICATIONS.c.id == publication_id, PUBLICATIONS.c.state == state.value]
+        if lease_owner is not None:
+            conditions.append(PUBLICATIONS.c.lease_owner == lease_owner)
+        with db.atomic_statements() as connection:
+            connection.execute(update(PUBLICATIONS).where(*conditions).values(checkpoint={**data, "_version": version}))
+
+    return save
 
 
 def publish(
@@ -213,6 +230,10 @@ def publish(
         idempotency_key=claimed.idempotency_key,
         attempt=claimed.attempt,
         started_at=clock(),
+        checkpoint=claimed.checkpoint,
+        save_checkpoint=_checkpoint_saver(
+            db, claimed.publication_id, claimed.content.version, S.PUBLISHING, claimed.lease_owner
+        ),
     )
     try:
         prepared = adapter.prepare(claimed.content)
@@ -359,6 +380,8 @@ def reconcile(
         idempotency_key=loaded.idempotency_key,
         attempt=loaded.attempt,
         started_at=clock(),
+        checkpoint=loaded.checkpoint,
+        save_checkpoint=_checkpoint_saver(db, publication_id, content.version, S.UNKNOWN, None),
     )
     adapter = adapters(channel)
     try:
@@ -444,6 +467,7 @@ class Loaded:
     idempotency_key: str
     content: Content
     channel: ChannelInfo
+    checkpoint: dict[str, Any] | None = None
 
 
 @functools.cache
@@ -454,6 +478,7 @@ def _load_statement() -> Executable:
             publication.c.state,
             publication.c.attempts,
             publication.c.idempotency_key,
+            publication.c.checkpoint,
             post,
             variant.c.text.label("variant_text"),
             variant.c.title.label("variant_title"),
@@ -499,7 +524,11 @@ def load(connection: Connection, publication_id: int, settings: Settings) -> Loa
         ).all()
         if made:
             items = tuple(StoredMedia.from_row(row).as_item(settings.media_store) for row in made)
+    checkpoint = first.checkpoint if isinstance(first.checkpoint, dict) else None
+    if checkpoint is not None and checkpoint.get("_version") != first.version:
+        checkpoint = None  # made for content since edited: never resume it
     return Loaded(
+        checkpoint=checkpoint,
         state=PublicationState(first.state),
         attempt=first.attempts,
         idempotency_key=first.idempotency_key,

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     x_api_url: str = "https://api.twitter.com"  # tweepy signs OAuth 1.0a for this host
     x_upload_url: str = "https://api.x.com"
     x_oauth_url: str = "https://x.com/i/oauth2/authorize"
-    x_token_url: str = "https://api.x.com/2/oauth2/token"
+    x_token_url: str = "https://api.x.com/2/oauth2/token"  # noqa: S105 (a URL, not a secret)
     linkedin_api_url: str = "https://api.linkedin.com"
     linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2"
     linkedin_version: str = "202511"

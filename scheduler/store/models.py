@@ -200,6 +200,8 @@ class Publication(Base):
     from_queue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     queued_at: Mapped[datetime | None]
     deadline_warned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the platform's handle, saved by the adapter before its irreversible step (ports.PublishContext)
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

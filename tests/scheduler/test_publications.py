@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from scheduler import media_prep, posts, publications
+from scheduler.ports import PublishContext, Published, Retryable
 from scheduler.publications import Dispatch
 from scheduler.runtime import Runtime
 from scheduler.states import PublicationState
@@ -273,3 +274,72 @@ def test_a_dry_run_that_cannot_write_its_outbox_fails_with_the_reason(
     assert "could not write the outbox" in view["last_error"]
     assert "No such file" in view["last_error"]
     assert not list((runtime.settings.outbox / channel).iterdir())  # nothing half-written left
+
+
+class _Resumable:
+    """A publisher that records a handle before its irreversible step, then fails once."""
+
+    lookup_proves_absence = False
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, object] | None] = []
+
+    def prepare(self, content: object) -> object:
+        return content
+
+    def publish(self, prepared: object, ctx: PublishContext) -> Published:
+        self.seen.append(ctx.checkpoint)
+        if ctx.checkpoint is None:
+            ctx.save_checkpoint({"session": f"upload-{ctx.attempt}"})
+            raise Retryable("connection dropped mid-upload")
+        return Published(remote_id=str(ctx.checkpoint["session"]))
+
+    def lookup(self, prepared: object, ctx: PublishContext) -> Published | None:
+        return None
+
+
+def test_a_checkpoint_saved_before_a_failure_reaches_the_next_attempt_but_not_edited_content(
+    runtime: Runtime, clock: Clock
+) -> None:
+    [channel] = add_dry_run_channels(runtime, "webhook")
+    publisher = _Resumable()
+    post_id = _post(runtime, [channel])
+    for _ in range(2):
+        clock.advance(3600)
+        for dispatch in _claim_due(runtime):
+            publications.publish(
+                runtime.db,
+                dispatch.publication_id,
+                dispatch.token,
+                lambda _: publisher,  # type: ignore[arg-type,return-value]
+                settings=runtime.settings,
+                clock=clock,
+            )
+    assert publisher.seen == [None, {"session": "upload-1", "_version": 1}]
+    assert publication_states(runtime, post_id) == {channel: "published"}
+
+    # the same for a post edited between the attempts: the old handle is never resumed
+    publisher = _Resumable()
+    edited = _post(runtime, [channel], text="first")
+    clock.advance(3600)
+    for dispatch in _claim_due(runtime):
+        publications.publish(
+            runtime.db,
+            dispatch.publication_id,
+            dispatch.token,
+            lambda _: publisher,  # type: ignore[arg-type,return-value]
+            settings=runtime.settings,
+            clock=clock,
+        )
+    posts.edit_post(runtime.db, runtime.settings, edited, text="second", now=clock())
+    clock.advance(3600)
+    for dispatch in _claim_due(runtime):
+        publications.publish(
+            runtime.db,
+            dispatch.publication_id,
+            dispatch.token,
+            lambda _: publisher,  # type: ignore[arg-type,return-value]
+            settings=runtime.settings,
+            clock=clock,
+        )
+    assert publisher.seen == [None, None]
