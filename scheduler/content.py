@@ -57,6 +57,7 @@ class ChannelInfo:
     dry_run: bool = False
     options: dict[str, Any] = field(default_factory=dict)
     credentials: dict[str, Any] | None = None
+    status: str = "active"  # or needs_reconnect: its credentials were refused
 
 
 def content_hash(text: str, title: str | None, link: str | None, language: str | None, media_hashes: list[str]) -> str:

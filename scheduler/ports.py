@@ -6,7 +6,7 @@ leads to:
 * AdapterError
   + Retryable(retry_after)   -- certainly not published; try again later       -> retry_wait
   + Permanent                -- certainly not published; retrying will not help -> failed
-  + AuthExpired              -- the channel must be reconnected                 -> needs_attention
+  + AuthExpired              -- the channel must be reconnected   -> retry_wait; the channel -> needs_reconnect
   + OutcomeUnknown           -- the request may or may not have landed         -> unknown, then lookup
 """
 

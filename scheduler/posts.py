@@ -127,6 +127,47 @@ def assign_channel(
         return sorted(set(pending))
 
 
+def reconnect_channel(
+    db: Database,
+    settings: Settings,
+    *,
+    channel: str,
+    credentials: dict[str, Any],
+    now: datetime,
+    actor: str | None = None,
+) -> list[int]:
+    """New credentials for a channel (encrypted at rest): it takes posts again, and the ones that
+    waited for it go out now. Returns the publications released."""
+    secret = encrypt_credentials(credentials, settings)
+    with db.transaction() as session:
+        target = channels_named(session, [channel])[0]
+        editorial.require_admin(session, actor, target.org_id, f"reconnect {channel}")
+        target.credentials, target.status = secret, "active"
+        waiting = session.execute(
+            select(Publication.id, Publication.state).where(
+                Publication.channel_id == target.id, Publication.state == S.RETRY_WAIT.value
+            )
+        ).all()
+        released = transition(
+            session,
+            waiting,
+            S.SCHEDULED,
+            now=now,
+            values={"next_attempt_at": None},
+            actor=actor,
+            message=f"{channel} reconnected",
+        )
+        record_event(
+            session,
+            "channel.reconnected",
+            now=now,
+            channel_id=target.id,
+            actor=actor,
+            message=f"{channel}: new credentials; {len(released)} waiting post(s) released",
+        )
+        return released
+
+
 def list_channels(db: Database) -> list[Channel]:
     with db.transaction() as session:
         return list(session.scalars(select(Channel).order_by(Channel.name)))

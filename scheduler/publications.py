@@ -45,7 +45,7 @@ from scheduler.ports import (
 from scheduler.settings import Settings
 from scheduler.states import DISPATCHABLE, PublicationState
 from scheduler.store import Channel, Database, Post, PostMedia, PostVariant, Publication, Rendition
-from scheduler.transitions import PUBLICATIONS, apply, transition
+from scheduler.transitions import PUBLICATIONS, apply, record_event, transition
 
 log = logging.getLogger(__name__)
 S = PublicationState
@@ -108,6 +108,7 @@ def claim_due(db: Database, *, now: datetime, settings: Settings) -> list[Dispat
             session,
             Publication.state.in_([state.value for state in DISPATCHABLE]),
             Publication.media_ready.is_(True),  # never dispatched before its renditions exist
+            Publication.channel_id.not_in(select(Channel.id).where(Channel.status != ACTIVE)),
             due_at <= horizon,
             *outside_blackouts,
             limit=settings.dispatch_batch,
@@ -224,6 +225,10 @@ def publish(
     if claimed is None:
         log.info("publication %s: stale message (token %s), nothing to do", publication_id, token)
         return None
+    if claimed.channel.status != ACTIVE:
+        # claimed before its channel's credentials were refused: no doomed call to the platform
+        error = f"waiting for channel {claimed.channel.name} to be reconnected"
+        return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
     adapter = adapters(claimed.channel)
     ctx = PublishContext(
         publication_id=claimed.publication_id,
@@ -254,7 +259,11 @@ def publish(
     except Permanent as exc:
         return _finish(db, claimed, S.FAILED, now=clock(), error=str(exc))
     except AuthExpired as exc:
-        return _finish(db, claimed, S.NEEDS_ATTENTION, now=clock(), error=f"reconnect the channel: {exc}")
+        # the channel, not the post, is broken: it stops taking posts until reconnected, and this
+        # one waits for that (nothing stops silently: the channel's status and an event say why)
+        mark_needs_reconnect(db, claimed.channel.id, claimed.channel.name, str(exc), now=clock())
+        error = f"waiting for channel {claimed.channel.name} to be reconnected: {exc}"
+        return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
     except OutcomeUnknown as exc:
         return _finish(db, claimed, S.UNKNOWN, now=clock(), error=str(exc))
     except Exception as exc:
@@ -316,6 +325,30 @@ def _finish(
         log.warning("publication %s: lease lost before recording %s", claimed.publication_id, to)
         return None
     return to
+
+
+ACTIVE, NEEDS_RECONNECT = "active", "needs_reconnect"
+
+
+def mark_needs_reconnect(db: Database, channel_id: int, name: str, reason: str, *, now: datetime) -> None:
+    """The channel's credentials were refused (or could not be refreshed): it takes no more posts
+    until reconnected; said once, in the event log."""
+    with db.transaction() as session:
+        moved = session.execute(
+            update(Channel)
+            .where(Channel.id == channel_id, Channel.status == ACTIVE)
+            .values(status=NEEDS_RECONNECT)
+            .returning(Channel.id)
+        ).all()
+        if moved:
+            record_event(
+                session,
+                "channel.needs_reconnect",
+                now=now,
+                channel_id=channel_id,
+                message=f"{name}: {reason}; its posts wait until it is reconnected "
+                f"(crosspost channel reconnect {name} --credentials FILE)",
+            )
 
 
 def retry_delay(attempt: int, retry_after: float | None, settings: Settings) -> float:
@@ -491,6 +524,7 @@ def _load_statement() -> Executable:
             channel.c.dry_run,
             channel.c.options,
             channel.c.credentials,
+            channel.c.status.label("channel_status"),
             media.c.path,
             media.c.original_name,
             media.c.kind,
@@ -551,5 +585,6 @@ def load(connection: Connection, publication_id: int, settings: Settings) -> Loa
             dry_run=first.dry_run,
             options=dict(first.options or {}),
             credentials=decrypt_credentials(first.credentials, settings, first.channel_name),
+            status=first.channel_status,
         ),
     )

@@ -123,3 +123,19 @@ def assign(
     runtime = build_runtime()
     settled = posts.assign_channel(runtime.db, channel=name, org=org, now=runtime.clock(), actor=actor(as_user))
     print(f"{name} belongs to {org or 'no organisation'}" + (f"; posts re-checked: {settled}" if settled else ""))
+
+
+@app.command("reconnect")
+def reconnect(
+    name: Annotated[str, typer.Argument(help="The channel")],
+    credentials: Annotated[Path, typer.Option(help="JSON file with the account's new tokens")],
+    as_user: AsUser = None,
+) -> None:
+    """Give a channel new credentials (encrypted at rest); the posts that waited for it go out."""
+    tokens = _credentials(credentials)
+    assert tokens is not None
+    runtime = build_runtime()
+    released = posts.reconnect_channel(
+        runtime.db, runtime.settings, channel=name, credentials=tokens, now=runtime.clock(), actor=actor(as_user)
+    )
+    print(f"{name} reconnected; {len(released)} waiting publication(s) released")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -135,13 +135,14 @@ def test_a_rate_limit_waits_in_the_database_until_xs_reset(live: Runtime, x: XFa
     assert live.clock() + timedelta(seconds=1) <= row.next_attempt_at <= live.clock() + timedelta(seconds=3)
 
 
-def test_refused_credentials_need_a_person(live: Runtime, x: XFake) -> None:
+def test_refused_credentials_hold_the_channel_until_reconnected(live: Runtime, x: XFake) -> None:
     _channel(live, x)
     x.fault("POST /2/tweets", "401")
     post_id = _run(live, "who are you")
     row = _publication(live, post_id)
-    assert row.state == S.NEEDS_ATTENTION
-    assert "reconnect" in (row.last_error or "")
+    assert row.state == S.RETRY_WAIT
+    assert "waiting for channel cms-x to be reconnected" in (row.last_error or "")
+    assert posts.find_channel(live.db, "cms-x").status == "needs_reconnect"
 
 
 def test_an_answer_lost_after_x_created_the_post_is_reconciled_without_a_second_create(
@@ -174,6 +175,11 @@ def test_the_fake_refuses_a_bad_signature(live: Runtime, x: XFake) -> None:
     posts.add_channel(live.db, live.settings, name="cms-x", platform="x", credentials=credentials, now=live.clock())
     post_id = _run(live, "signed wrong")
     row = _publication(live, post_id)
-    assert row.state == S.NEEDS_ATTENTION
+    assert row.state == S.RETRY_WAIT
     assert "bad signature" in (row.last_error or "")
-    assert datetime.fromisoformat(str(row.updated_at)) is not None
+    # reconnected with the right keys, the waiting post goes out
+    posts.reconnect_channel(
+        live.db, live.settings, channel="cms-x", credentials=x.state.keys.credentials(), now=live.clock()
+    )
+    _publish_due(live)
+    assert _publication(live, post_id).state == S.PUBLISHED

@@ -129,11 +129,30 @@ def test_a_permanent_refusal_fails_with_the_receivers_words(runtime: Runtime, si
     assert "banned word" in view["last_error"]
 
 
-def test_expired_auth_needs_attention(runtime: Runtime, sink: Sink) -> None:
-    _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
+def test_expired_auth_holds_the_channel_until_it_is_reconnected(runtime: Runtime, sink: Sink, clock: Clock) -> None:
+    channel = add_webhook_channel(runtime, "hook", sink.options())
+    first = _post(runtime, [channel], seconds=5)
+    second = _post(runtime, [channel], text="second", seconds=5)
     sink.state.script.append((401, {}, '{"error": "token expired"}'))
-    (dispatch,) = _claim_due(runtime)
-    assert _publish(runtime, dispatch) is S.NEEDS_ATTENTION
+    dispatches = _claim_due(runtime)
+    assert _publish(runtime, dispatches[0]) is S.RETRY_WAIT
+    assert posts.find_channel(runtime.db, channel).status == "needs_reconnect"
+    kinds = [e.kind for e in posts.read_events(runtime.db)]
+    assert kinds.count("channel.needs_reconnect") == 1
+    # the other message finds the channel broken too; nothing more is claimed for it meanwhile
+    assert _publish(runtime, dispatches[1]) is S.RETRY_WAIT
+    clock.advance(7200)
+    assert _claim_due(runtime) == []
+    assert set(publication_states(runtime, first).values()) | set(publication_states(runtime, second).values()) <= {
+        "retry_wait"
+    }
+
+    released = posts.reconnect_channel(runtime.db, runtime.settings, channel=channel, credentials={"t": 1}, now=clock())
+    assert len(released) == 2
+    for dispatch in _claim_due(runtime):
+        assert _publish(runtime, dispatch) is S.PUBLISHED
+    assert publication_states(runtime, first) == {channel: "published"}
+    assert publication_states(runtime, second) == {channel: "published"}
 
 
 def test_giving_up_after_max_attempts(runtime: Runtime, sink: Sink, clock: Clock) -> None:
