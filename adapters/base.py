@@ -9,11 +9,13 @@ create anything.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from adapters import oauth
 from adapters.errors import Permanent
 from media.specs import SPECS, ChannelSpec
 from scheduler.content import ChannelInfo, Content, problems_for
+from scheduler.credentials import expiring
 from scheduler.errors import ContentRejected
 from scheduler.ports import Prepared, PreparedMedia, PublishContext, Published
 from scheduler.settings import Settings
@@ -61,6 +63,12 @@ class Adapter:
 
     def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None:
         return None
+
+    def refreshed_credentials(self) -> dict[str, Any] | None:
+        if not expiring(self.channel.credentials):
+            return None
+        assert self.channel.credentials is not None
+        return oauth.refresh(self.platform, self.channel.credentials, self.settings)
 
     def media_for(self, content: Content) -> tuple[PreparedMedia, ...]:
         return tuple(

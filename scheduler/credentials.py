@@ -5,12 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select, text, update
 
 from scheduler.errors import ConfigurationError
 from scheduler.settings import Settings
+from scheduler.store import Channel, Database
 
 
 def _fernet(settings: Settings) -> Fernet:
@@ -33,3 +39,53 @@ def decrypt_credentials(blob: bytes | None, settings: Settings, channel: str) ->
             "they were stored with"
         ) from None
     return data
+
+
+REFRESH_MARGIN = 300.0  # refresh this long before expiry, so a slow upload never runs out of token
+
+
+def expiring(credentials: dict[str, Any] | None, *, now: float | None = None) -> bool:
+    """An OAuth 2.0 token that runs out within the margin and can be refreshed."""
+    if not credentials or "expires_at" not in credentials or "refresh_token" not in credentials:
+        return False
+    return float(credentials["expires_at"]) - REFRESH_MARGIN <= (time.time() if now is None else now)
+
+
+_refreshing: dict[int, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+@contextmanager
+def refresh_lock(db: Database, channel_id: int) -> Iterator[None]:
+    """One refresh of a channel's token at a time: TikTok rotates refresh tokens, so a second,
+    concurrent refresh with the old one would fail and disconnect the channel. Threads of this
+    process share a lock; processes on PostgreSQL share an advisory lock (SQLite deployments
+    with several worker processes keep a small window: stated in docs/scheduling.md)."""
+    with _guard:
+        local = _refreshing.setdefault(channel_id, threading.Lock())
+    with local:
+        if db.dialect != "postgresql":
+            yield
+            return
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": 7_000_000 + channel_id})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": 7_000_000 + channel_id})
+                connection.commit()
+
+
+def current_credentials(db: Database, settings: Settings, channel_id: int, name: str) -> dict[str, Any] | None:
+    with db.transaction() as session:
+        blob = session.scalar(select(Channel.credentials).where(Channel.id == channel_id))
+    return decrypt_credentials(blob, settings, name)
+
+
+def store_credentials(db: Database, settings: Settings, channel_id: int, credentials: dict[str, Any]) -> None:
+    with db.transaction() as session:
+        session.execute(
+            update(Channel)
+            .where(Channel.id == channel_id)
+            .values(credentials=encrypt_credentials(credentials, settings))
+        )

@@ -19,7 +19,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -31,7 +31,13 @@ from sqlalchemy.sql.expression import Executable
 
 from scheduler import timetable
 from scheduler.content import ChannelInfo, Content
-from scheduler.credentials import decrypt_credentials
+from scheduler.credentials import (
+    current_credentials,
+    decrypt_credentials,
+    expiring,
+    refresh_lock,
+    store_credentials,
+)
 from scheduler.errors import InvalidInput
 from scheduler.media_store import StoredMedia
 from scheduler.ports import (
@@ -229,7 +235,16 @@ def publish(
         # claimed before its channel's credentials were refused: no doomed call to the platform
         error = f"waiting for channel {claimed.channel.name} to be reconnected"
         return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
-    adapter = adapters(claimed.channel)
+    try:
+        channel = _fresh_credentials(db, claimed.channel, adapters, settings=settings, now=clock())
+    except AuthExpired as exc:
+        mark_needs_reconnect(db, claimed.channel.id, claimed.channel.name, str(exc), now=clock())
+        error = f"waiting for channel {claimed.channel.name} to be reconnected: {exc}"
+        return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
+    except Retryable as exc:
+        wait = retry_delay(claimed.attempt, exc.retry_after, settings)
+        return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=str(exc), retry_in=wait)
+    adapter = adapters(channel)
     ctx = PublishContext(
         publication_id=claimed.publication_id,
         idempotency_key=claimed.idempotency_key,
@@ -328,6 +343,32 @@ def _finish(
 
 
 ACTIVE, NEEDS_RECONNECT = "active", "needs_reconnect"
+
+
+def _fresh_credentials(
+    db: Database, channel: ChannelInfo, adapters: AdapterFactory, *, settings: Settings, now: datetime
+) -> ChannelInfo:
+    """The channel with a token that will last the call: refreshed ahead of expiry, once, and
+    stored (encrypted) before anything else can use the old one."""
+    if not expiring(channel.credentials):
+        return channel
+    with refresh_lock(db, channel.id):
+        channel = replace(channel, credentials=current_credentials(db, settings, channel.id, channel.name))
+        if not expiring(channel.credentials):
+            return channel  # another worker refreshed it meanwhile
+        fresh = adapters(channel).refreshed_credentials()
+        if fresh is None:
+            return channel
+        store_credentials(db, settings, channel.id, fresh)
+        with db.transaction() as session:
+            record_event(
+                session,
+                "channel.token_refreshed",
+                now=now,
+                channel_id=channel.id,
+                message=f"{channel.name}: access token refreshed",
+            )
+        return replace(channel, credentials=fresh)
 
 
 def mark_needs_reconnect(db: Database, channel_id: int, name: str, reason: str, *, now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from scheduler import media_prep, posts, publications
+from scheduler.credentials import decrypt_credentials
 from scheduler.runtime import Runtime
 from scheduler.states import PublicationState
 from scheduler.store import Publication
@@ -27,14 +29,16 @@ def x(clock: Clock) -> Iterator[XFake]:
 
 
 @pytest.fixture
-def live(tmp_path: Path, x: XFake, clock: Clock) -> Iterator[Runtime]:
+def live(tmp_path: Path, x: XFake, clock: Clock, database_url: str) -> Iterator[Runtime]:
+    """SQLite and PostgreSQL (the token refresh takes an advisory lock there)."""
     from scheduler.store import open_database
 
     settings = make_settings(
         tmp_path / "data",
-        f"sqlite:///{tmp_path / 'x.db'}",
+        database_url,
         x_api_url=x.url,
         x_upload_url=x.url,
+        x_token_url=f"{x.url}/2/oauth2/token",
         x_media_chunk=64 * 1024,
         retry_base=0.1,
     )
@@ -183,3 +187,31 @@ def test_the_fake_refuses_a_bad_signature(live: Runtime, x: XFake) -> None:
     )
     _publish_due(live)
     assert _publication(live, post_id).state == S.PUBLISHED
+
+
+def test_an_expiring_token_is_refreshed_once_and_the_rotated_one_stored(live: Runtime, x: XFake) -> None:
+    credentials = x.state.keys.credentials(oauth1=False) | {"expires_at": time.time() + 60}  # inside the margin
+    posts.add_channel(live.db, live.settings, name="cms-x", platform="x", credentials=credentials, now=live.clock())
+    first = _run(live, "with a fresh token")
+    second = _run(live, "and again, without a second refresh")
+    assert _publication(live, first).state == S.PUBLISHED
+    assert _publication(live, second).state == S.PUBLISHED
+    channel = posts.find_channel(live.db, "cms-x")
+    stored = decrypt_credentials(channel.credentials, live.settings, "cms-x")
+    assert stored is not None
+    assert (stored["access_token"], stored["refresh_token"]) == ("oauth2-user-token-2", "refresh-2")
+    assert stored["expires_at"] > time.time() + 7000
+    assert [e.kind for e in posts.read_events(live.db)].count("channel.token_refreshed") == 1
+
+
+def test_a_refused_refresh_disconnects_the_channel_and_the_post_waits(live: Runtime, x: XFake) -> None:
+    credentials = x.state.keys.credentials(oauth1=False) | {"expires_at": time.time() - 10, "refresh_token": "stale"}
+    posts.add_channel(live.db, live.settings, name="cms-x", platform="x", credentials=credentials, now=live.clock())
+    post_id = _run(live, "token gone")
+    row = _publication(live, post_id)
+    assert row.state == S.RETRY_WAIT
+    assert "x refused to refresh the channel's token (Value passed for the token was invalid.)" in (
+        row.last_error or ""
+    )
+    assert posts.find_channel(live.db, "cms-x").status == "needs_reconnect"
+    assert x.state.creates() == 0

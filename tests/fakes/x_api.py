@@ -40,6 +40,9 @@ class Keys:
     access_token: str = "1-at"
     access_token_secret: str = "ats"
     bearer: str = "oauth2-user-token"
+    refresh_token: str = "refresh-1"
+    client_id: str = "crosspost-app"
+    issued: int = 1
     user_id: str = "1000"
     username: str = "CMSExperiment"
 
@@ -54,7 +57,7 @@ class Keys:
                     "access_token_secret": self.access_token_secret,
                 }
             }
-        return base | {"access_token": self.bearer}
+        return base | {"access_token": self.bearer, "refresh_token": self.refresh_token, "client_id": self.client_id}
 
 
 @dataclass
@@ -145,6 +148,9 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 time.sleep(float(kind.split(":", 1)[1]))
             elif kind in ("429", "500", "503", "401"):
                 return self._fail(int(kind))
+            if (method, parts.path) == ("POST", "/2/oauth2/token"):
+                status, payload = _token(state, dict(parse_qsl(body.decode())))
+                return self._send(status, payload)
             problem = self._auth_problem(method, parts.path, parts.query, body)
             if problem:
                 return self._send(
@@ -241,6 +247,26 @@ def _dispatch(state: State, method: str, path: str, query: str, body: bytes, hea
     if (method, path) == ("GET", "/2/media/upload"):
         return _status(state, dict(parse_qsl(query)))
     raise _Refusal(404, f"no route {method} {path}", title="Not Found")
+
+
+def _token(state: State, form: dict[str, str]) -> tuple[int, Any]:
+    """The refresh grant: a new access token and a new refresh token; the old ones stop working."""
+    keys = state.keys
+    if form.get("grant_type") != "refresh_token" or form.get("client_id") != keys.client_id:
+        return 400, {"error": "invalid_request", "error_description": "Missing required parameter"}
+    with state.lock:
+        if form.get("refresh_token") != keys.refresh_token:
+            return 400, {"error": "invalid_request", "error_description": "Value passed for the token was invalid."}
+        keys.issued += 1
+        keys.bearer = f"oauth2-user-token-{keys.issued}"
+        keys.refresh_token = f"refresh-{keys.issued}"
+        return 200, {
+            "token_type": "bearer",
+            "expires_in": 7200,
+            "access_token": keys.bearer,
+            "scope": "tweet.read tweet.write users.read media.write offline.access",
+            "refresh_token": keys.refresh_token,
+        }
 
 
 def _create(state: State, request: dict[str, Any]) -> tuple[int, Any]:
