@@ -17,7 +17,7 @@ from media.specs import SPECS, ChannelSpec
 from scheduler.content import ChannelInfo, Content, problems_for
 from scheduler.credentials import expiring
 from scheduler.errors import ContentRejected
-from scheduler.ports import Prepared, PreparedMedia, PublishContext, Published
+from scheduler.ports import Limit, Prepared, PreparedMedia, PublishContext, Published
 from scheduler.settings import Settings
 
 
@@ -25,6 +25,8 @@ class Adapter:
     platform: ClassVar[str]
     # False while the platform's real publish call is not built: such channels must be dry-run.
     supports_live: ClassVar[bool] = True
+    # the platform's documented per-account limits on the create call (ports.Limit)
+    rate_limits: ClassVar[tuple[Limit, ...]] = ()
 
     def __init__(self, channel: ChannelInfo, settings: Settings) -> None:
         self.channel = channel

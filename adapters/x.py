@@ -31,7 +31,7 @@ from adapters._http import USER_AGENT, retry_after_seconds, translate_transport_
 from adapters.base import Adapter, Prepared
 from adapters.errors import AuthExpired, OutcomeUnknown, Permanent, Retryable
 from scheduler.content import Content
-from scheduler.ports import PreparedMedia, PublishContext, Published
+from scheduler.ports import Limit, PreparedMedia, PublishContext, Published
 
 TWEEPY_HOST = "https://api.twitter.com"
 _URL = re.compile(r"https?://\S+")
@@ -54,6 +54,11 @@ class _ToConfiguredHost(HTTPAdapter):
 class XAdapter(Adapter):
     platform = "x"
     supports_live = True
+    # platforms.md §1.3 [X6][X1][X12]: the stricter pair of the documented per-user limits
+    rate_limits = (
+        Limit("create-15min", 100, 15 * 60, "posts per 15 minutes"),
+        Limit("create-3h", 300, 3 * 3600, "posts per 3 hours"),
+    )
 
     def build(self, content: Content) -> Prepared:
         media = self.media_for(content)

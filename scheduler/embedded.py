@@ -39,7 +39,13 @@ class EmbeddedExecutor:
 
         def job() -> object:
             return publications.publish(
-                runtime.db, publication_id, token, runtime.adapters, settings=runtime.settings, clock=runtime.clock
+                runtime.db,
+                publication_id,
+                token,
+                runtime.adapters,
+                settings=runtime.settings,
+                clock=runtime.clock,
+                limiter=runtime.limiter,
             )
 
         with self._wake:

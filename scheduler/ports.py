@@ -92,11 +92,32 @@ class PublishContext:
     save_checkpoint: Callable[[dict[str, Any]], None] = field(default=_nowhere)
 
 
+@dataclass(frozen=True)
+class Limit:
+    """A platform's documented rate limit for one account: ``count`` calls per ``seconds``."""
+
+    name: str
+    count: int
+    seconds: float
+    what: str  # for people: "posts per 15 minutes"
+
+
+class RateLimiter(Protocol):
+    """Shared by every worker: in Redis when there is a broker, in memory in the embedded mode."""
+
+    def reserve(self, key: str, limit: Limit) -> float:
+        """Count one call and return 0, or return the seconds until one is allowed (not counted)."""
+        ...
+
+
 class Publisher(Protocol):
     """What the pipeline needs of an adapter (``adapters.base.Adapter`` implements it)."""
 
     @property
     def lookup_proves_absence(self) -> bool: ...
+
+    @property
+    def rate_limits(self) -> tuple[Limit, ...]: ...
 
     def prepare(self, content: Content) -> Prepared: ...
 

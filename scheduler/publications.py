@@ -46,6 +46,7 @@ from scheduler.ports import (
     Permanent,
     PublishContext,
     Publisher,
+    RateLimiter,
     Retryable,
 )
 from scheduler.settings import Settings
@@ -225,6 +226,7 @@ def publish(
     *,
     settings: Settings,
     clock: Callable[[], datetime],
+    limiter: RateLimiter | None = None,
 ) -> PublicationState | None:
     """Claim, call the platform once, record the outcome. Returns the new state, or None if stale."""
     claimed = claim(db, publication_id, token, now=clock(), settings=settings)
@@ -245,6 +247,11 @@ def publish(
         wait = retry_delay(claimed.attempt, exc.retry_after, settings)
         return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=str(exc), retry_in=wait)
     adapter = adapters(channel)
+    for limit in adapter.rate_limits:
+        wait = 0.0 if limiter is None else limiter.reserve(f"{channel.platform}:{limit.name}:{channel.id}", limit)
+        if wait > 0:  # waits in the database, never in a worker
+            error = f"{channel.name}: {channel.platform}'s limit of {limit.count} {limit.what} reached"
+            return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=wait)
     ctx = PublishContext(
         publication_id=claimed.publication_id,
         idempotency_key=claimed.idempotency_key,

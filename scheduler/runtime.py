@@ -9,7 +9,8 @@ from datetime import datetime
 
 from adapters import get_adapter
 from scheduler.content import ChannelInfo
-from scheduler.ports import Publisher
+from scheduler.ports import Publisher, RateLimiter
+from scheduler.ratelimit import MemoryLimiter, RedisLimiter
 from scheduler.settings import Settings
 from scheduler.store import Database, open_database
 from scheduler.when import utcnow
@@ -20,6 +21,7 @@ class Runtime:
     settings: Settings
     db: Database
     clock: Callable[[], datetime] = field(default=utcnow)
+    limiter: RateLimiter = field(default_factory=MemoryLimiter)
 
     def adapters(self, channel: ChannelInfo) -> Publisher:
         return get_adapter(channel, self.settings)
@@ -27,7 +29,10 @@ class Runtime:
 
 def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
     settings = settings or Settings()
-    return Runtime(settings=settings, db=open_database(settings.database_url, migrate=migrate))
+    broker = settings.broker_url or ""
+    # several worker processes share Redis's count; the embedded mode is one process
+    limiter: RateLimiter = RedisLimiter(broker) if broker.startswith(("redis://", "rediss://")) else MemoryLimiter()
+    return Runtime(settings=settings, db=open_database(settings.database_url, migrate=migrate), limiter=limiter)
 
 
 _per_process: dict[int, Runtime] = {}

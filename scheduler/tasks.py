@@ -17,7 +17,13 @@ from scheduler.runtime import process_runtime
 def publish(publication_id: int, token: str) -> str | None:
     runtime = process_runtime()
     state = publications.publish(
-        runtime.db, publication_id, token, runtime.adapters, settings=runtime.settings, clock=runtime.clock
+        runtime.db,
+        publication_id,
+        token,
+        runtime.adapters,
+        settings=runtime.settings,
+        clock=runtime.clock,
+        limiter=runtime.limiter,
     )
     return None if state is None else state.value
 
