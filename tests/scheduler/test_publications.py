@@ -299,6 +299,7 @@ class _Resumable:
     """A publisher that records a handle before its irreversible step, then fails once."""
 
     lookup_proves_absence = False
+    rate_limits = ()
 
     def __init__(self) -> None:
         self.seen: list[dict[str, object] | None] = []
