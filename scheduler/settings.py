@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     youtube_upload_url: str = "https://www.googleapis.com/upload"
     google_oauth_url: str = "https://oauth2.googleapis.com"
     public_base_url: str | None = Field(None, description="Where crosspost serves renditions (TikTok pulls photos).")
+    media_listen: str | None = Field(None, description="host:port on which `crosspost up` serves /media/ (e.g. :8770).")
     x_media_chunk: int = 4 * 1024 * 1024  # APPEND chunk; the v2 limit is unconfirmed, 1-4 MiB is safe
     x_status_poll_limit: float = 600.0  # give up waiting for X's media processing after this long
 

@@ -64,6 +64,15 @@ def up(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> Non
     logging.getLogger("crosspost").info(
         "crosspost up: database %s, outbox %s", runtime.settings.masked()["database_url"], runtime.settings.outbox
     )
+    if runtime.settings.media_listen:
+        from scheduler.media_server import serve
+
+        serve(runtime.settings.media_store, runtime.settings.media_listen)
+        logging.getLogger("crosspost").info(
+            "serving the media store on %s (public as %s)",
+            runtime.settings.media_listen,
+            runtime.settings.public_base_url,
+        )
     run_embedded(runtime, _stop_on_signals())
 
 
