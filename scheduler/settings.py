@@ -65,9 +65,11 @@ class Settings(BaseSettings):
     linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2"
     linkedin_version: str = "202511"
     tiktok_api_url: str = "https://open.tiktokapis.com"
+    tiktok_auth_url: str = "https://www.tiktok.com/v2/auth/authorize/"
     youtube_api_url: str = "https://www.googleapis.com"
     youtube_upload_url: str = "https://www.googleapis.com/upload"
     google_oauth_url: str = "https://oauth2.googleapis.com"
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     public_base_url: str | None = Field(None, description="Where crosspost serves renditions (TikTok pulls photos).")
     media_listen: str | None = Field(None, description="host:port on which `crosspost up` serves /media/ (e.g. :8770).")
     x_media_chunk: int = 4 * 1024 * 1024  # APPEND chunk; the v2 limit is unconfirmed, 1-4 MiB is safe

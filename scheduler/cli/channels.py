@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import webbrowser
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from adapters import adapter_class, check_channel
+from adapters import adapter_class, check_channel, oauth
 from scheduler import editorial, posts
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
@@ -139,3 +140,63 @@ def reconnect(
         runtime.db, runtime.settings, channel=name, credentials=tokens, now=runtime.clock(), actor=actor(as_user)
     )
     print(f"{name} reconnected; {len(released)} waiting publication(s) released")
+
+
+@app.command("connect")
+def connect(
+    platform: Annotated[str, typer.Option(help="x, linkedin, tiktok or youtube")],
+    name: Annotated[str, typer.Option(help="The channel: added if new, reconnected if it exists")],
+    client_id: Annotated[str, typer.Option(envvar="CROSSPOST_CLIENT_ID", help="Your app's client id (key)")],
+    client_secret: Annotated[
+        str | None, typer.Option(envvar="CROSSPOST_CLIENT_SECRET", help="Your app's client secret")
+    ] = None,
+    port: Annotated[int, typer.Option(help="Local port for the browser's redirect")] = 8765,
+    paste: Annotated[
+        bool, typer.Option("--paste", help="No local listener: paste the URL the browser ends on")
+    ] = False,
+    redirect_uri: Annotated[
+        str | None, typer.Option(help="Redirect URI registered with the app (default: the local listener)")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="IANA zone for wall times on this channel")] = "UTC",
+    language: Annotated[str | None, typer.Option(help="Language of the channel, e.g. en")] = None,
+    org: Annotated[str | None, typer.Option(help="The organisation the channel belongs to")] = None,
+    as_user: AsUser = None,
+) -> None:
+    """Sign in to the platform in a browser (OAuth 2.0, PKCE where the platform takes it) and
+    store the tokens, encrypted; they are refreshed before they expire."""
+    adapter_class(platform)
+    runtime = build_runtime()
+    settings = runtime.settings
+    uri = redirect_uri or f"http://127.0.0.1:{port}/callback"
+    authorization = oauth.authorization(platform, client_id, uri, settings)
+
+    def show(_: str) -> None:
+        print(f"Open this address, sign in and allow crosspost:\n\n  {authorization.url}\n", flush=True)
+        webbrowser.open(authorization.url)
+
+    if paste:
+        show(uri)
+        redirected = typer.prompt("Paste the whole address your browser ended on")
+    else:
+        redirected = oauth.wait_for_redirect(port, timeout=300, ready=show)
+    code = oauth.code_from_redirect(authorization, redirected)
+    tokens = oauth.exchange(authorization, code, client_id, client_secret, settings)
+    known = {channel.name for channel in posts.list_channels(runtime.db)}
+    if name in known:
+        posts.reconnect_channel(
+            runtime.db, settings, channel=name, credentials=tokens, now=runtime.clock(), actor=actor(as_user)
+        )
+        print(f"{name} reconnected")
+        return
+    posts.add_channel(
+        runtime.db,
+        settings,
+        name=name,
+        platform=platform,
+        timezone=timezone,
+        language=language,
+        credentials=tokens,
+        org=org,
+        now=runtime.clock(),
+    )
+    print(f"{name} connected on {platform}")

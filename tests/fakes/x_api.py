@@ -11,6 +11,8 @@ connection dropped after the request was received (and acted on).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import re
@@ -78,6 +80,7 @@ class State:
     media: dict[str, Media] = field(default_factory=dict)
     faults: list[tuple[str, str]] = field(default_factory=list)  # (route pattern, fault)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
+    codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (PKCE challenge, redirect_uri)
     lock: threading.Lock = field(default_factory=threading.Lock)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # X's own clock, for created_at
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1880000000000000001))
@@ -151,6 +154,8 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
             if (method, parts.path) == ("POST", "/2/oauth2/token"):
                 status, payload = _token(state, dict(parse_qsl(body.decode())))
                 return self._send(status, payload)
+            if (method, parts.path) == ("GET", "/i/oauth2/authorize"):
+                return self._authorize(dict(parse_qsl(parts.query)))
             problem = self._auth_problem(method, parts.path, parts.query, body)
             if problem:
                 return self._send(
@@ -165,6 +170,31 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
                 return
             self._send(status, payload)
+
+        def _authorize(self, query: dict[str, str]) -> None:
+            """The person signs in and consents at once; the browser goes back with a code."""
+            keys = state.keys
+            scopes = set(query.get("scope", "").split())
+            wrong = [
+                problem
+                for problem, bad in (
+                    ("response_type must be code", query.get("response_type") != "code"),
+                    ("unknown client_id", query.get("client_id") != keys.client_id),
+                    ("PKCE with S256 is required", query.get("code_challenge_method") != "S256"),
+                    ("scope lacks tweet.write or offline.access", not {"tweet.write", "offline.access"} <= scopes),
+                    ("redirect_uri and state are required", not query.get("redirect_uri") or not query.get("state")),
+                )
+                if bad
+            ]
+            if wrong:
+                return self._send(400, {"error": "invalid_request", "error_description": "; ".join(wrong)})
+            code = f"code-{len(state.codes) + 1}"
+            with state.lock:
+                state.codes[code] = (query["code_challenge"], query["redirect_uri"])
+            self.send_response(302)
+            self.send_header("Location", f"{query['redirect_uri']}?state={query['state']}&code={code}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def _fail(self, status: int) -> None:
             if status == 429:
@@ -252,6 +282,8 @@ def _dispatch(state: State, method: str, path: str, query: str, body: bytes, hea
 def _token(state: State, form: dict[str, str]) -> tuple[int, Any]:
     """The refresh grant: a new access token and a new refresh token; the old ones stop working."""
     keys = state.keys
+    if form.get("grant_type") == "authorization_code":
+        return _code_grant(state, form)
     if form.get("grant_type") != "refresh_token" or form.get("client_id") != keys.client_id:
         return 400, {"error": "invalid_request", "error_description": "Missing required parameter"}
     with state.lock:
@@ -266,6 +298,34 @@ def _token(state: State, form: dict[str, str]) -> tuple[int, Any]:
             "access_token": keys.bearer,
             "scope": "tweet.read tweet.write users.read media.write offline.access",
             "refresh_token": keys.refresh_token,
+        }
+
+
+def _code_grant(state: State, form: dict[str, str]) -> tuple[int, Any]:
+    with state.lock:
+        issued = state.codes.pop(form.get("code", ""), None)  # a code works once
+        if issued is None or form.get("client_id") != state.keys.client_id:
+            return 400, {
+                "error": "invalid_request",
+                "error_description": "Value passed for the authorization code was invalid.",
+            }
+        challenge, redirect_uri = issued
+        verifier = form.get("code_verifier", "")
+        expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        if expected != challenge or form.get("redirect_uri") != redirect_uri:
+            return 400, {
+                "error": "invalid_request",
+                "error_description": "code_verifier or redirect_uri does not match",
+            }
+        keys = state.keys
+        keys.issued += 1
+        keys.bearer, keys.refresh_token = f"oauth2-user-token-{keys.issued}", f"refresh-{keys.issued}"
+        return 200, {
+            "token_type": "bearer",
+            "expires_in": 7200,
+            "access_token": keys.bearer,
+            "refresh_token": keys.refresh_token,
+            "scope": "tweet.write offline.access",
         }
 
 
