@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -16,7 +17,8 @@ from sqlalchemy import select, text, update
 
 from scheduler.errors import ConfigurationError
 from scheduler.settings import Settings
-from scheduler.store import Channel, Database
+from scheduler.store import Channel, Database, Event
+from scheduler.transitions import record_event
 
 
 def _fernet(settings: Settings) -> Fernet:
@@ -89,3 +91,43 @@ def store_credentials(db: Database, settings: Settings, channel_id: int, credent
             .where(Channel.id == channel_id)
             .values(credentials=encrypt_credentials(credentials, settings))
         )
+
+
+REAUTH_WARNING_DAYS = 7
+
+
+def warn_expiring(db: Database, settings: Settings, *, now: float | None = None) -> list[str]:
+    """Channels whose sign-in runs out within a week and cannot be refreshed (LinkedIn's 60-day
+    tokens without programmatic refresh, TikTok's and Google's refresh tokens): one event each,
+    ahead of time. Returns the channels warned about now."""
+    moment = time.time() if now is None else now
+    horizon = moment + REAUTH_WARNING_DAYS * 86400
+    warned = []
+    with db.transaction() as session:
+        for channel in session.scalars(
+            select(Channel).where(Channel.status == "active", Channel.credentials.is_not(None))
+        ):
+            credentials = decrypt_credentials(channel.credentials, settings, channel.name) or {}
+            ends = (
+                credentials.get("refresh_expires_at")
+                if "refresh_token" in credentials
+                else credentials.get("expires_at")
+            )
+            if ends is None or float(ends) > horizon:
+                continue
+            marker = f"{channel.name}:{int(float(ends))}"
+            if session.scalar(
+                select(Event.id).where(Event.kind == "channel.reauth_soon", Event.message.like(f"{marker}%"))
+            ):
+                continue
+            days = max(0.0, (float(ends) - moment) / 86400)
+            record_event(
+                session,
+                "channel.reauth_soon",
+                now=datetime.fromtimestamp(moment, UTC),
+                channel_id=channel.id,
+                message=f"{marker}: the sign-in of {channel.name} ends in {days:.1f} days; "
+                f"sign in again with crosspost channel connect --name {channel.name}",
+            )
+            warned.append(channel.name)
+    return warned

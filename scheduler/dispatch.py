@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler import campaigns, editorial, media_prep, publications
+from scheduler import campaigns, credentials, editorial, media_prep, publications
 from scheduler.publications import Dispatch
 from scheduler.settings import Settings
 from scheduler.store import Database
@@ -71,6 +71,10 @@ def sweep(
         campaigns.sweep(db, settings, now=now)  # this year's awareness-day posts, at their lead time
     except Exception:
         log.exception("campaign sweep failed; trying again next round")
+    try:
+        credentials.warn_expiring(db, settings, now=now.timestamp())  # LinkedIn's 60 days, ahead of time
+    except Exception:
+        log.exception("checking the channels' sign-ins failed; trying again next round")
     missed = editorial.sweep_deadlines(db, now=now)
     if missed:
         log.warning("publications %s: not signed off by their deadline; they will not publish", missed)

@@ -363,3 +363,33 @@ def test_a_checkpoint_saved_before_a_failure_reaches_the_next_attempt_but_not_ed
             clock=clock,
         )
     assert publisher.seen == [None, None]
+
+
+def test_a_sign_in_that_cannot_be_refreshed_is_warned_about_a_week_ahead_once(runtime: Runtime) -> None:
+    import time
+
+    from scheduler import credentials
+
+    day = 86400.0
+    posts.add_channel(
+        runtime.db,
+        runtime.settings,
+        name="cms-li",
+        platform="linkedin",
+        dry_run=True,
+        now=runtime.clock(),
+        credentials={"access_token": "t", "expires_at": time.time() + 6 * day},  # LinkedIn: 60 days, no refresh
+    )
+    posts.add_channel(
+        runtime.db,
+        runtime.settings,
+        name="cms-x",
+        platform="x",
+        dry_run=True,
+        now=runtime.clock(),
+        credentials={"access_token": "t", "expires_at": time.time() + 60, "refresh_token": "r"},  # refreshed itself
+    )
+    assert credentials.warn_expiring(runtime.db, runtime.settings) == ["cms-li"]
+    assert credentials.warn_expiring(runtime.db, runtime.settings) == []
+    [event] = [e for e in posts.read_events(runtime.db) if e.kind == "channel.reauth_soon"]
+    assert "crosspost channel connect --name cms-li" in (event.message or "")
