@@ -30,6 +30,7 @@ from requests_oauthlib import OAuth1
 from adapters._http import USER_AGENT, retry_after_seconds, translate_transport_errors
 from adapters.base import Adapter, Prepared
 from adapters.errors import AuthExpired, OutcomeUnknown, Permanent, Retryable
+from media.text import split_thread
 from scheduler.content import Content
 from scheduler.ports import Limit, PreparedMedia, PublishContext, Published
 
@@ -62,30 +63,54 @@ class XAdapter(Adapter):
 
     def build(self, content: Content) -> Prepared:
         media = self.media_for(content)
-        body: dict[str, object] = {"text": content.full_text}
+        parts = split_thread(content.full_text, self.spec.text)
+        body: dict[str, object] = {"text": parts[0]}
         if media:
             # media ids are issued by the v2 upload endpoints at publish time
             body["media"] = {"media_ids": [f"<upload:{item.name}>" for item in media]}
+        request: dict[str, object] = {"method": "POST", "url": f"{self.settings.x_api_url}/2/tweets", "json": body}
+        notes: tuple[str, ...] = ()
+        if len(parts) > 1:
+            request["thread"] = parts  # each later part replies to the one before
+            notes = (f"longer than one post: a thread of {len(parts)}",)
         return Prepared(
             channel=self.channel.name,
             platform=self.platform,
             text=content.full_text,
             media=media,
-            request={"method": "POST", "url": f"{self.settings.x_api_url}/2/tweets", "json": body},
+            request=request,
+            notes=notes,
         )
+
+    @staticmethod
+    def _parts(prepared: Prepared) -> list[str]:
+        thread = prepared.request.get("thread")
+        return [str(part) for part in thread] if isinstance(thread, list) else [prepared.text]
 
     # -- publishing ---------------------------------------------------------------------------
 
     def publish(self, prepared: Prepared, ctx: PublishContext) -> Published:
+        """One post, or a thread: each part is recorded (checkpoint) as soon as X has it, so an
+        attempt after a failure carries on from the next part and never posts one twice."""
         credentials = self._credentials()
-        media_ids = [self._upload(item, credentials) for item in prepared.media]
         client = self._client(credentials)
-        with self._translate("X create post", creating=True):
-            response = client.create_tweet(
-                text=prepared.text or None, media_ids=media_ids or None, user_auth="oauth1" in credentials
-            )
-        tweet_id = str(response.data["id"])
-        return Published(remote_id=tweet_id, url=self._url(credentials, tweet_id))
+        posted = [str(i) for i in (ctx.checkpoint or {}).get("thread", [])]
+        parts = self._parts(prepared)
+        media_ids = [self._upload(item, credentials) for item in prepared.media] if not posted else []
+        for index in range(len(posted), len(parts)):
+            with self._translate(
+                "X create post" + (f" (part {index + 1} of {len(parts)})" if index else ""), creating=True
+            ):
+                response = client.create_tweet(
+                    text=parts[index] or None,
+                    media_ids=(media_ids or None) if index == 0 else None,
+                    in_reply_to_tweet_id=posted[-1] if posted else None,
+                    user_auth="oauth1" in credentials,
+                )
+            posted.append(str(response.data["id"]))
+            if len(parts) > 1:
+                ctx.save_checkpoint({"thread": posted})
+        return Published(remote_id=posted[0], url=self._url(credentials, posted[0]))
 
     def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None:
         """The account's posts since the attempt began, matched on text (X shortens links to
@@ -101,10 +126,10 @@ class XAdapter(Adapter):
                 max_results=50,
                 user_auth=user_auth,
             )
-        wanted = _URL.sub("<url>", prepared.text).strip()
-        for tweet in response.data or []:
-            if _URL.sub("<url>", tweet["text"]).strip() == wanted:
-                return Published(remote_id=str(tweet["id"]), url=self._url(credentials, str(tweet["id"])))
+        seen = {_URL.sub("<url>", tweet["text"]).strip(): str(tweet["id"]) for tweet in response.data or []}
+        found = [seen.get(_URL.sub("<url>", part).strip()) for part in self._parts(prepared)]
+        if found and all(found):  # a thread counts only when every part is there
+            return Published(remote_id=str(found[0]), url=self._url(credentials, str(found[0])))
         return None
 
     # -- plumbing -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ class TextSpec:
     counting: Counting
     forbidden: str = ""  # characters the platform refuses outright
     field: str = "text"  # what the platform calls the field, for messages
+    max_parts: int = 1  # > 1: a longer text becomes a thread of up to this many parts (media.text.split_thread)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,7 +97,7 @@ SPECS: dict[str, ChannelSpec] = {
         platform="x",
         label="X",
         # platforms.md §1.3 [X8][TT1]: 280 weighted, twitter-text config v3
-        text=TextSpec(max_length=280, counting=Counting.X_WEIGHTED),
+        text=TextSpec(max_length=280, counting=Counting.X_WEIGHTED, max_parts=25),
         # platforms.md §1.4 [X3]: up to 4 photos, or 1 GIF, or 1 video, no mixing
         media=MediaRules(max_images=4, max_videos=1),
         image=ImageSpec(

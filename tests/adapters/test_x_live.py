@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from media.specs import SPECS
+from media.text import split_thread
 from scheduler import media_prep, posts, publications
 from scheduler.credentials import decrypt_credentials
 from scheduler.runtime import Runtime
@@ -215,3 +217,37 @@ def test_a_refused_refresh_disconnects_the_channel_and_the_post_waits(live: Runt
     )
     assert posts.find_channel(live.db, "cms-x").status == "needs_reconnect"
     assert x.state.creates() == 0
+
+
+THREAD = " ".join(f"Sentence number {n} of a long announcement about the detector upgrade." for n in range(1, 12))
+PARTS = len(split_thread(THREAD, SPECS["x"].text))
+
+
+def test_a_long_text_goes_out_as_a_chained_thread(live: Runtime, x: XFake) -> None:
+    _channel(live, x)
+    post_id = _run(live, THREAD)
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    thread = sorted(x.tweets.values(), key=lambda t: t["id"])
+    assert PARTS > 2
+    assert [t["text"].rsplit(" ", 1)[1] for t in thread] == [f"{n}/{PARTS}" for n in range(1, PARTS + 1)]
+    assert [t["in_reply_to"] for t in thread] == [None] + [t["id"] for t in thread[:-1]]
+    assert row.remote_id == thread[0]["id"]
+
+
+def test_a_thread_interrupted_after_its_first_part_carries_on_without_posting_it_twice(
+    live: Runtime, x: XFake, clock: Clock
+) -> None:
+    _channel(live, x)
+    x.fault("POST /2/tweets", "slow:0")  # the first create passes
+    x.fault("POST /2/tweets", "429")  # ...the fault list is consumed in order: the second gets 429
+    post_id = _run(live, THREAD)
+    assert _publication(live, post_id).state == S.RETRY_WAIT
+    assert len(x.tweets) == 1
+    clock.advance(60)
+    _publish_due(live)
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    thread = sorted(x.tweets.values(), key=lambda t: t["id"])
+    assert len(thread) == PARTS  # the first part once, the rest after it
+    assert [t["in_reply_to"] for t in thread] == [None] + [t["id"] for t in thread[:-1]]

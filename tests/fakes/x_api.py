@@ -349,6 +349,9 @@ def _create(state: State, request: dict[str, Any]) -> tuple[int, Any]:
         kinds = {state.media[m].category for m in media_ids}
         if len(media_ids) > 1 and kinds != {"tweet_image"}:
             raise _Refusal(400, "up to 4 photos, or 1 GIF, or 1 video")
+        parent = request.get("reply", {}).get("in_reply_to_tweet_id")
+        if parent is not None and parent not in state.tweets:
+            raise _Refusal(400, f"in_reply_to_tweet_id {parent} does not exist")
         if any(t["text"] == text and text for t in state.tweets.values()):
             raise _Refusal(403, "You are not allowed to create a Tweet with duplicate content.", title="Forbidden")
         tweet_id = state.next_id()
@@ -356,6 +359,7 @@ def _create(state: State, request: dict[str, Any]) -> tuple[int, Any]:
             "id": tweet_id,
             "text": text,
             "media_ids": media_ids,
+            "in_reply_to": parent,
             "created_at": state.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
     return 201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from media.specs import SPECS
-from media.text import check, x_weighted
+from media.text import check, split_thread, x_weighted
 
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "twitter-text"
 # rb/test/conformance_test.rb: the plain weighted group runs with config v2, the rest with v3
@@ -84,3 +84,33 @@ def test_youtube_refuses_angle_brackets() -> None:
     result = check("a <b> tag", SPECS["youtube"].text)
     assert not result.valid
     assert "may not contain '<' or '>'" in result.problems[0]
+
+
+LONG = (
+    "The CMS collaboration presents its combined Higgs boson measurements at the LHCP conference today. "
+    "The results, with the full Run 2 dataset, agree with the Standard Model at the level of a few percent. "
+    "Read the physics briefing at https://cms.cern/news/a-very-long-path/that-should-never-be-split-across-posts "
+    "and join the discussion with #CMSHiggs #LHCP2027 and @CERN, @CMSexperiment and friends around the world. "
+    "Next steps include the High-Luminosity LHC upgrade, which will multiply the dataset by ten over the coming years."
+)
+
+
+def test_a_long_text_becomes_a_numbered_thread_cut_between_sentences_never_inside_a_word() -> None:
+    spec = SPECS["x"].text
+    parts = split_thread(LONG, spec)
+    total = len(parts)
+    assert total > 1
+    assert [part.rsplit(" ", 1)[1] for part in parts] == [f"{n}/{total}" for n in range(1, total + 1)]
+    assert all(check(part, spec).valid for part in parts)
+    bodies = [part.rsplit(" ", 1)[0] for part in parts]
+    assert [w for body in bodies for w in body.split()] == LONG.split()  # nothing lost, no word cut
+    assert all(body.endswith(".") for body in bodies)  # every cut falls between sentences here
+    assert any("https://cms.cern/news/a-very-long-path/that-should-never-be-split-across-posts" in b for b in bodies)
+    assert check(LONG, spec).valid  # a thread is fine on X
+
+
+def test_a_text_too_long_for_a_thread_or_a_word_too_long_for_a_post_is_refused() -> None:
+    spec = SPECS["x"].text
+    assert "over the limit of 25" in check("word " * 2000, spec).problems[0]
+    assert "does not fit in one post" in check("é" * 300, spec).problems[0]
+    assert not check("x" * 3001, SPECS["linkedin"].text).valid  # no threads on LinkedIn

@@ -38,7 +38,7 @@ def test_create_post_schedules_one_publication_per_channel_in_utc(runtime: Runti
         ({"at": "2027-03-28 02:30", "tz": "Europe/Zurich"}, NonexistentLocalTime, "does not exist"),
         ({"at": "2020-01-01 10:00", "tz": "UTC"}, TimeInPast, "in the past"),
         ({"at": "2027-03-08 10:00", "channels": ["t-x", "nope"]}, UnknownChannel, "'nope'"),
-        ({"at": "2027-03-08 10:00", "text": "é" * 281}, ContentRejected, "t-x .*over the limit of 280"),
+        ({"at": "2027-03-08 10:00", "text": "é " * 4000}, ContentRejected, "t-x .*as a thread, over the limit of 25"),
     ],
 )
 def test_refused_posts_store_nothing(
