@@ -2,7 +2,8 @@
 
 TikTok photo posts are PULL_FROM_URL: TikTok fetches each image from a URL on a domain the app
 verified (shared/reference/platforms.md §3). ``crosspost up`` serves the content-addressed
-media store under ``/media/<path>`` on ``CROSSPOST_MEDIA_LISTEN``; a reverse proxy publishes it
+media store's renditions (not the originals) under ``/media/renditions/<file>`` on
+``CROSSPOST_MEDIA_LISTEN``; a reverse proxy publishes it
 as ``CROSSPOST_PUBLIC_BASE_URL``. Only GET and HEAD, only files inside the store, no listings:
 the names are SHA-256 hashes, so nothing can be enumerated.
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 PREFIX = "/media/"
+# only what was made for a channel is public; the originals people uploaded are not
+SERVED = "renditions/"
 
 
 def public_url(base: str, relative: str) -> str:
@@ -40,7 +43,8 @@ def _handler(store: Path) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, *, body: bool) -> None:
             path = unquote(urlsplit(self.path).path)
-            target = (root / path[len(PREFIX) :]).resolve() if path.startswith(PREFIX) else None
+            served = path.startswith(PREFIX + SERVED)
+            target = (root / path[len(PREFIX) :]).resolve() if served else None
             if target is None or not target.is_relative_to(root) or not target.is_file():
                 self.send_error(404)
                 return

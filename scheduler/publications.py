@@ -464,6 +464,13 @@ def reconcile(
         checkpoint=loaded.checkpoint,
         save_checkpoint=_checkpoint_saver(db, publication_id, content.version, S.UNKNOWN, None),
     )
+    try:
+        channel = _fresh_credentials(db, channel, adapters, settings=settings, now=clock())
+    except AuthExpired as exc:
+        mark_needs_reconnect(db, channel.id, channel.name, str(exc), now=clock())
+        return S.UNKNOWN  # asked again once the channel is reconnected
+    except Retryable:
+        return S.UNKNOWN
     adapter = adapters(channel)
     try:
         found = adapter.lookup(adapter.prepare(content), ctx)

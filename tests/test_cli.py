@@ -95,10 +95,10 @@ def test_create_list_show_cancel_with_json(run, tmp_path: Path) -> None:  # type
             ["post", "create", "--text", "hi", "--channel", "cms-x", "--at", "2027-01-01 10:00", "--tz", "Mars/Base"],
             "unknown time zone 'Mars/Base'",
         ),
-        (["post", "create", "--text", "x" * 300, "--channel", "cms-x", "--now"], "over the limit of 280"),
+        (["post", "create", "--text", "x" * 300, "--channel", "cms-x", "--now"], "does not fit in one post"),
         (["post", "show", "999"], "no post with id 999"),
         (["channel", "add", "--platform", "myspace", "--name", "m"], "unknown platform 'myspace'"),
-        (["channel", "add", "--platform", "x", "--name", "live-x"], "add the channel with --dry-run"),
+        (["channel", "add", "--platform", "x", "--name", "live-x"], "needs its tokens: --credentials FILE"),
         (["channel", "add", "--platform", "webhook", "--name", "hook"], "option url must be an http(s) URL"),
     ],
 )

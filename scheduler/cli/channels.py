@@ -59,6 +59,11 @@ def add(
     options = _options(option or [])
     adapter_class(platform)  # unknown platform: refused here with the known names
     check_channel(platform, dry_run=dry_run, options=options)
+    if not dry_run and platform != "webhook" and credentials is None:
+        raise InvalidInput(
+            f"a live {platform} channel needs its tokens: --credentials FILE (JSON), or sign in with "
+            f"crosspost channel connect --platform {platform} --name {name}; or add it with --dry-run"
+        )
     runtime = build_runtime()
     channel = posts.add_channel(
         runtime.db,

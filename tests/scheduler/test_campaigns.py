@@ -265,7 +265,7 @@ def test_a_campaign_post_that_cannot_be_made_is_recorded_once(cms: Runtime, cloc
     assert campaigns.sweep(cms.db, cms.settings, now=clock.now) == []
     [made] = campaigns.campaign_view(cms.db, campaign_id, now=clock.now)["posts"]
     assert made["post"] is None
-    assert "over the limit of 280" in made["error"]
+    assert "does not fit in one post" in made["error"]  # one 300-letter word: not even a thread
     failures = [e for e in posts.read_events(cms.db) if e.kind == "campaign.failed"]
     assert len(failures) == 1
 
