@@ -213,7 +213,15 @@ def _checkpoint_saver(
         if lease_owner is not None:
             conditions.append(PUBLICATIONS.c.lease_owner == lease_owner)
         with db.atomic_statements() as connection:
-            connection.execute(update(PUBLICATIONS).where(*conditions).values(checkpoint={**data, "_version": version}))
+            saved = connection.execute(
+                update(PUBLICATIONS)
+                .where(*conditions)
+                .values(checkpoint={**data, "_version": version})
+                .returning(PUBLICATIONS.c.id)
+            ).all()
+        if not saved:
+            # the lease ran out and reconciliation owns the row: go no further without the handle saved
+            raise OutcomeUnknown(f"publication {publication_id}: this attempt lost its lease; stopping")
 
     return save
 
