@@ -216,7 +216,7 @@ def wait_for_redirect(port: int, *, timeout: float, ready: Callable[[str], None]
             done.set()
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Callback)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         ready(f"http://127.0.0.1:{port}/callback")
         if not done.wait(timeout):

@@ -65,5 +65,7 @@ def serve(store: Path, listen: str) -> ThreadingHTTPServer:
     host, _, port = listen.rpartition(":")
     server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _handler(store))
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="crosspost-media", daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="crosspost-media", daemon=True
+    ).start()
     return server
