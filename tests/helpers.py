@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 from sqlalchemy import func, select
@@ -72,3 +73,22 @@ def refused(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
     return lines[0]
+
+
+def publish_due(runtime: Runtime, adapters: Any = None) -> None:
+    """What the dispatcher and a worker do, in this thread: make the renditions, claim what is
+    due and publish it (through ``adapters``, by default the runtime's real ones)."""
+    from scheduler import media_prep, publications
+
+    for publication_id in media_prep.needing_media(runtime.db, now=runtime.clock(), settings=runtime.settings):
+        media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock)
+    for dispatch in publications.claim_due(runtime.db, now=runtime.clock(), settings=runtime.settings):
+        publications.publish(
+            runtime.db,
+            dispatch.publication_id,
+            dispatch.token,
+            adapters or runtime.adapters,
+            settings=runtime.settings,
+            clock=runtime.clock,
+            limiter=runtime.limiter,
+        )

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from adapters.linkedin import LinkedInAdapter
-from scheduler import media_prep, posts, publications
+from scheduler import posts, publications
 from scheduler.content import ChannelInfo, Content
 from scheduler.ports import Limit, Prepared, PublishContext, Published, Publisher
 from scheduler.runtime import Runtime
@@ -21,6 +21,7 @@ from scheduler.store import Publication
 from tests.conftest import Clock, make_settings
 from tests.fakes.linkedin_api import ACTIVE_VERSION, LinkedInFake, displayed
 from tests.helpers import publication_states, write_image
+from tests.helpers import publish_due as _publish_due
 from tests.media.clips import make_clip
 
 S = PublicationState
@@ -78,20 +79,6 @@ def _run(runtime: Runtime, text: str, media: list[posts.MediaInput] | None = Non
     )
     _publish_due(runtime)
     return post_id
-
-
-def _publish_due(runtime: Runtime, adapters: object = None) -> None:
-    for publication_id in media_prep.needing_media(runtime.db, now=runtime.clock(), settings=runtime.settings):
-        media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock)
-    for dispatch in publications.claim_due(runtime.db, now=runtime.clock(), settings=runtime.settings):
-        publications.publish(
-            runtime.db,
-            dispatch.publication_id,
-            dispatch.token,
-            adapters or runtime.adapters,  # type: ignore[arg-type]
-            settings=runtime.settings,
-            clock=runtime.clock,
-        )
 
 
 def _publication(runtime: Runtime, post_id: int) -> Publication:

@@ -21,7 +21,7 @@ import requests
 from PIL import Image
 
 from adapters.tiktok import MIN_CHUNK, TikTokAdapter, chunk_plan
-from scheduler import media_prep, posts, publications
+from scheduler import posts, publications
 from scheduler.credentials import decrypt_credentials
 from scheduler.errors import ContentRejected
 from scheduler.media_server import public_url, serve
@@ -30,6 +30,7 @@ from scheduler.states import PublicationState
 from scheduler.store import Publication, Rendition, open_database
 from tests.conftest import Clock, make_settings
 from tests.fakes.tiktok_api import MB, MIB, Post, TikTokFake, chunk_problem
+from tests.helpers import publish_due as _publish_due
 from tests.helpers import write_image
 from tests.media.clips import make_clip
 
@@ -121,20 +122,6 @@ def _post(runtime: Runtime, text: str, media: list[Path], title: str | None = No
     )
     _publish_due(runtime)
     return post_id
-
-
-def _publish_due(runtime: Runtime) -> None:
-    for publication_id in media_prep.needing_media(runtime.db, now=runtime.clock(), settings=runtime.settings):
-        media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock)
-    for dispatch in publications.claim_due(runtime.db, now=runtime.clock(), settings=runtime.settings):
-        publications.publish(
-            runtime.db,
-            dispatch.publication_id,
-            dispatch.token,
-            runtime.adapters,
-            settings=runtime.settings,
-            clock=runtime.clock,
-        )
 
 
 def _retry(runtime: Runtime, clock: Clock) -> None:

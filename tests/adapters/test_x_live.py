@@ -11,7 +11,7 @@ import pytest
 
 from media.specs import SPECS
 from media.text import split_thread
-from scheduler import media_prep, posts, publications
+from scheduler import posts, publications
 from scheduler.credentials import decrypt_credentials
 from scheduler.runtime import Runtime
 from scheduler.states import PublicationState
@@ -19,6 +19,7 @@ from scheduler.store import Publication
 from tests.conftest import Clock, make_settings
 from tests.fakes.x_api import XFake
 from tests.helpers import publication_states, write_image
+from tests.helpers import publish_due as _publish_due
 from tests.media.clips import make_clip
 
 S = PublicationState
@@ -73,20 +74,6 @@ def _run(runtime: Runtime, text: str, media: list[Path] | None = None) -> int:
     )
     _publish_due(runtime)
     return post_id
-
-
-def _publish_due(runtime: Runtime) -> None:
-    for publication_id in media_prep.needing_media(runtime.db, now=runtime.clock(), settings=runtime.settings):
-        media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock)
-    for dispatch in publications.claim_due(runtime.db, now=runtime.clock(), settings=runtime.settings):
-        publications.publish(
-            runtime.db,
-            dispatch.publication_id,
-            dispatch.token,
-            runtime.adapters,
-            settings=runtime.settings,
-            clock=runtime.clock,
-        )
 
 
 def _publication(runtime: Runtime, post_id: int) -> Publication:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from adapters import check_channel
 from adapters.youtube import CHUNK_UNIT, YouTubeAdapter
 from media.video import probe
-from scheduler import media_prep, posts, publications
+from scheduler import posts, publications
 from scheduler.content import ChannelInfo, Content
 from scheduler.errors import ContentRejected, InvalidInput
 from scheduler.runtime import Runtime
@@ -25,6 +25,7 @@ from scheduler.states import PublicationState
 from scheduler.store import Channel, Publication, Rendition
 from tests.conftest import Clock, make_settings
 from tests.fakes.youtube_api import INSERT, YouTubeFake
+from tests.helpers import publish_due as _publish_due
 from tests.helpers import write_image
 from tests.media.clips import make_clip
 
@@ -102,20 +103,6 @@ def _run(runtime: Runtime, text: str, media: list[Path], title: str | None = Non
     )
     _publish_due(runtime)
     return post_id
-
-
-def _publish_due(runtime: Runtime) -> None:
-    for publication_id in media_prep.needing_media(runtime.db, now=runtime.clock(), settings=runtime.settings):
-        media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock)
-    for dispatch in publications.claim_due(runtime.db, now=runtime.clock(), settings=runtime.settings):
-        publications.publish(
-            runtime.db,
-            dispatch.publication_id,
-            dispatch.token,
-            runtime.adapters,
-            settings=runtime.settings,
-            clock=runtime.clock,
-        )
 
 
 def _reconcile(runtime: Runtime, clock: Clock) -> PublicationState | None:
