@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -384,12 +384,6 @@ def _blocked(session: Session, post: Post) -> str | None:
             f"rule 'share withdrawn': share {offer.id} of post {offer.post_id} was withdrawn; this copy never publishes"
         )
     return None
-
-
-def initial_review(needs: Iterable[Need], *, draft: bool) -> str:
-    if draft:
-        return DRAFT
-    return APPROVED if all(need.satisfied for need in needs) else SUBMITTED
 
 
 def settle(session: Session, post: Post, *, now: datetime, actor: str | None) -> None:

@@ -9,7 +9,6 @@ inside a blackout is claimed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -172,12 +171,6 @@ def _repack(
                 values={"due_at": moved_to, "dispatch_token": None},
                 message=f"moved by the queue to {moved_to.isoformat()}{cause}",
             )
-
-
-@dataclass(frozen=True)
-class Slot:
-    at: datetime
-    holder: str | None
 
 
 def queue_view(db: Database, *, channel: str, now: datetime, days: int = 7) -> dict[str, Any]:

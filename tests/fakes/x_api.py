@@ -19,7 +19,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.parser import BytesParser
@@ -102,7 +101,6 @@ class XFake:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.state_url = self.url
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> XFake:
@@ -479,9 +477,3 @@ def _status(state: State, query: dict[str, str]) -> tuple[int, Any]:
         if item.state != "succeeded":
             info["check_after_secs"] = 0
     return 200, {"data": {"id": query["media_id"], "processing_info": info}}
-
-
-@contextmanager
-def running() -> Iterator[XFake]:
-    with XFake() as fake:
-        yield fake

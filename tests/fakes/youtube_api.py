@@ -36,7 +36,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -638,9 +637,3 @@ def _videos_list(state: State, query: dict[str, str]) -> _Reply:
     wanted = [v for v in query.get("id", "").split(",") if v]
     items = [state.videos[v].resource() for v in wanted if v in state.videos]
     return _Reply(200, {"kind": "youtube#videoListResponse", "items": items})
-
-
-@contextmanager
-def running() -> Iterator[YouTubeFake]:
-    with YouTubeFake() as fake:
-        yield fake

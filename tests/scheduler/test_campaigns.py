@@ -188,10 +188,6 @@ def _cms_campaign(
     return campaign_id
 
 
-def _campaign_posts(runtime: Runtime) -> list[int]:
-    return [p for view in campaigns.list_campaigns(runtime.db) for p in _made(runtime, view["id"])]
-
-
 def _made(runtime: Runtime, campaign_id: int) -> list[int]:
     view = campaigns.campaign_view(runtime.db, campaign_id, now=runtime.clock())
     return [made["post"] for made in view["posts"] if made["post"] is not None]
