@@ -69,7 +69,12 @@ class Database:
                 parsed = parsed.set(drivername="postgresql+psycopg")
             # no pre-ping: it costs a round trip per transaction; a dropped connection fails the
             # transaction instead, the pool is invalidated, and callers retry (see publications._finish)
-            self.engine = create_engine(parsed, echo=echo, pool_size=10)
+            try:
+                self.engine = create_engine(parsed, echo=echo, pool_size=10)
+            except ModuleNotFoundError as missing:
+                raise ConfigurationError(
+                    f"PostgreSQL needs its driver ({missing.name} is not installed): pip install 'crosspost[postgres]'"
+                ) from None
         else:
             raise ConfigurationError(f"unsupported database {url!r}: use sqlite:///path or postgresql://user@host/db")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
