@@ -63,14 +63,23 @@ class Adapter:
             f"make channel {self.channel.name!r} a dry-run channel"
         )
 
+    @property
+    def absence_settles_after(self) -> float | None:
+        return None
+
     def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None:
         return None
 
-    def refreshed_credentials(self) -> dict[str, Any] | None:
-        if not expiring(self.channel.credentials):
+    def finish(self, prepared: Prepared, found: Published, ctx: PublishContext) -> Published:
+        return found
+
+    def refreshed_credentials(self, *, force: bool = False) -> dict[str, Any] | None:
+        credentials = self.channel.credentials
+        if not credentials or not (force or expiring(credentials)):
             return None
-        assert self.channel.credentials is not None
-        return oauth.refresh(self.platform, self.channel.credentials, self.settings)
+        if force and not credentials.get("refresh_token"):
+            return None  # nothing to refresh with: the refusal stands
+        return oauth.refresh(self.platform, credentials, self.settings)
 
     def media_for(self, content: Content) -> tuple[PreparedMedia, ...]:
         return tuple(

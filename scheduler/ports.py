@@ -114,7 +114,16 @@ class Publisher(Protocol):
     """What the pipeline needs of an adapter (``adapters.base.Adapter`` implements it)."""
 
     @property
-    def lookup_proves_absence(self) -> bool: ...
+    def lookup_proves_absence(self) -> bool:
+        """``lookup`` answering None proves the post is not on the platform, at once."""
+        ...
+
+    @property
+    def absence_settles_after(self) -> float | None:
+        """Seconds after an attempt ended from which ``lookup`` answering None proves absence (the
+        platform shows a post within that time, and any call still in flight has timed out);
+        None when it never does and a person decides."""
+        ...
 
     @property
     def rate_limits(self) -> tuple[Limit, ...]: ...
@@ -125,7 +134,13 @@ class Publisher(Protocol):
 
     def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None: ...
 
-    def refreshed_credentials(self) -> dict[str, Any] | None:
-        """New credentials when the channel's token is about to expire (the platform was asked),
-        else None. AuthExpired when the platform refuses the refresh."""
+    def finish(self, prepared: Prepared, found: Published, ctx: PublishContext) -> Published:
+        """After ``lookup`` found the post an interrupted attempt created: the steps ``publish``
+        would have taken after its create call (a YouTube thumbnail, say). Must be safe to repeat."""
+        ...
+
+    def refreshed_credentials(self, *, force: bool = False) -> dict[str, Any] | None:
+        """New credentials when the channel's token is about to expire, or at once with ``force``
+        (the platform refused a token that had not expired), else None. AuthExpired when the
+        platform refuses the refresh or there is nothing to refresh with."""
         ...

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import random
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -138,19 +141,21 @@ def claim_due(db: Database, *, now: datetime, settings: Settings) -> list[Dispat
     )
 
 
-def requeue_lost(db: Database, *, now: datetime, settings: Settings) -> list[Dispatch]:
-    """Queued rows whose message never ran (broker restarted, dispatcher died before sending):
-    queued -> queued with a new token, so that the lost message, should it reappear, is a no-op."""
+def requeue_lost(db: Database, *, now: datetime, settings: Settings, every_queued: bool = False) -> list[Dispatch]:
+    """Queued rows whose message never ran (broker restarted, dispatcher died before sending), or
+    with ``every_queued`` all queued rows (a worker node that may have held their messages was
+    lost): queued -> queued with a new token, so the old message, should it run, is a no-op."""
+    due_at = func.coalesce(Publication.next_attempt_at, Publication.due_at)
+    conditions = [Publication.state == S.QUEUED.value]
+    if not every_queued:
+        conditions.append(Publication.lease_until < now)
     with db.transaction() as session:
-        rows = _locked(
-            session,
-            Publication.state == S.QUEUED.value,
-            Publication.lease_until < now,
-            limit=settings.dispatch_batch,
-        )
+        # every queued row at once: they are at most a look-ahead's worth
+        rows = _locked(session, *conditions, limit=None if every_queued else settings.dispatch_batch)
         if not rows:
             return []
         token = str(uuid.uuid4())
+        # every queued row is due within the look-ahead
         lease = now + timedelta(seconds=settings.lookahead + settings.queued_grace)
         moved = transition(
             session,
@@ -158,9 +163,16 @@ def requeue_lost(db: Database, *, now: datetime, settings: Settings) -> list[Dis
             S.QUEUED,
             now=now,
             values={"dispatch_token": token, "lease_until": lease},
-            message="re-dispatched: the earlier message did not run before its lease ran out",
+            message="re-dispatched: a worker that held it was lost"
+            if every_queued
+            else "re-dispatched: the earlier message did not run before its lease ran out",
         )
-    return [Dispatch(publication_id, token, now) for publication_id in moved]
+        effective = dict(
+            (row.id, row.due)
+            for row in session.execute(select(Publication.id, due_at.label("due")).where(Publication.id.in_(moved)))
+        )
+    # each still goes out at its due time: a row queued ahead of time is not sent early
+    return sorted((Dispatch(i, token, effective[i]) for i in moved), key=lambda dispatch: dispatch.due_at)
 
 
 # -- the worker's side -----------------------------------------------------------------------------
@@ -226,6 +238,68 @@ def _checkpoint_saver(
     return save
 
 
+class _LeaseKeeper:
+    """Renews the leases of this process's running attempts, every ``publish_lease / 5``, from one
+    thread: a long upload keeps its row however long it takes, and a worker that dies stops
+    renewing, so its rows reach reconciliation within one lease. Only rows still ``publishing``
+    under the same lease owner are renewed: an attempt that lost its row never takes it back."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.db, self.settings, self.clock = db, settings, clock
+        self.held: dict[int, str] = {}
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    @contextmanager
+    def holding(self, publication_id: int, lease_owner: str) -> Iterator[None]:
+        with self.lock:
+            self.held[publication_id] = lease_owner
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="crosspost-lease", daemon=True)
+                self.thread.start()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.held.pop(publication_id, None)
+
+    def _run(self) -> None:
+        while not self.wake.wait(self.settings.publish_lease / 5):
+            with self.lock:
+                held = list(self.held.items())
+            if not held:
+                continue
+            until = self.clock() + timedelta(seconds=self.settings.publish_lease)
+            try:
+                with self.db.atomic_statements() as connection:
+                    connection.execute(
+                        update(PUBLICATIONS)
+                        .where(
+                            PUBLICATIONS.c.id == bindparam("publication_id"),
+                            PUBLICATIONS.c.lease_owner == bindparam("owner"),
+                            PUBLICATIONS.c.state == S.PUBLISHING.value,
+                        )
+                        .values(lease_until=bindparam("until")),
+                        [{"publication_id": i, "owner": owner, "until": until} for i, owner in held],
+                    )
+            except Exception:
+                log.exception("renewing publish leases failed; trying again")
+
+
+_keepers: dict[tuple[int, int], _LeaseKeeper] = {}
+_keepers_guard = threading.Lock()
+
+
+def _lease_keeper(db: Database, settings: Settings, clock: Callable[[], datetime]) -> _LeaseKeeper:
+    key = (os.getpid(), id(db))  # a forked worker child makes its own thread
+    with _keepers_guard:
+        keeper = _keepers.get(key)
+        if keeper is None or keeper.db is not db:
+            keeper = _keepers[key] = _LeaseKeeper(db, settings, clock)
+        return keeper
+
+
 def publish(
     db: Database,
     publication_id: int,
@@ -244,22 +318,22 @@ def publish(
     if claimed.channel.status != ACTIVE:
         # claimed before its channel's credentials were refused: no doomed call to the platform
         error = f"waiting for channel {claimed.channel.name} to be reconnected"
-        return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
+        return _finish(db, settings, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
     try:
         channel = _fresh_credentials(db, claimed.channel, adapters, settings=settings, now=clock())
     except AuthExpired as exc:
         mark_needs_reconnect(db, claimed.channel.id, claimed.channel.name, str(exc), now=clock())
         error = f"waiting for channel {claimed.channel.name} to be reconnected: {exc}"
-        return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
+        return _finish(db, settings, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
     except Retryable as exc:
         wait = retry_delay(claimed.attempt, exc.retry_after, settings)
-        return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=str(exc), retry_in=wait)
+        return _finish(db, settings, claimed, S.RETRY_WAIT, now=clock(), error=str(exc), retry_in=wait)
     adapter = adapters(channel)
     for limit in adapter.rate_limits:
         wait = 0.0 if limiter is None else limiter.reserve(f"{channel.platform}:{limit.name}:{channel.id}", limit)
         if wait > 0:  # waits in the database, never in a worker
             error = f"{channel.name}: {channel.platform}'s limit of {limit.count} {limit.what} reached"
-            return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=wait)
+            return _finish(db, settings, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=wait)
     ctx = PublishContext(
         publication_id=claimed.publication_id,
         idempotency_key=claimed.idempotency_key,
@@ -273,35 +347,49 @@ def publish(
     try:
         prepared = adapter.prepare(claimed.content)
     except InvalidInput as refused:
-        return _finish(db, claimed, S.FAILED, now=clock(), error=str(refused))
+        return _finish(db, settings, claimed, S.FAILED, now=clock(), error=str(refused))
     except Exception as exc:
         # prepare sends nothing, so an unexpected error here is a definite failure, not an unknown
         log.exception("publication %s: preparing the post failed", publication_id)
-        return _finish(db, claimed, S.FAILED, now=clock(), error=f"could not prepare the post: {exc!r}")
+        return _finish(db, settings, claimed, S.FAILED, now=clock(), error=f"could not prepare the post: {exc!r}")
     try:
-        result = adapter.publish(prepared, ctx)
+        with _lease_keeper(db, settings, clock).holding(claimed.publication_id, claimed.lease_owner):
+            try:
+                result = adapter.publish(prepared, ctx)
+            except AuthExpired as refused:
+                # a token refused before it expired (revoked, rotated elsewhere): one refresh, then
+                # the same call again; a refused token means the first call made nothing
+                try:
+                    refreshed = _fresh_credentials(db, channel, adapters, settings=settings, now=clock(), force=True)
+                except AuthExpired as also:
+                    raise AuthExpired(f"{refused}; then {also}") from also
+                if refreshed.credentials == channel.credentials:
+                    raise  # nothing to refresh with: the channel must be reconnected
+                adapter = adapters(refreshed)
+                result = adapter.publish(prepared, ctx)
     except Retryable as exc:
         if claimed.attempt >= settings.max_attempts:
             error = f"gave up after {claimed.attempt} attempts: {exc}"
-            return _finish(db, claimed, S.FAILED, now=clock(), error=error)
+            return _finish(db, settings, claimed, S.FAILED, now=clock(), error=error)
         wait = retry_delay(claimed.attempt, exc.retry_after, settings)
-        return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=str(exc), retry_in=wait)
+        return _finish(db, settings, claimed, S.RETRY_WAIT, now=clock(), error=str(exc), retry_in=wait)
     except Permanent as exc:
-        return _finish(db, claimed, S.FAILED, now=clock(), error=str(exc))
+        return _finish(db, settings, claimed, S.FAILED, now=clock(), error=str(exc))
     except AuthExpired as exc:
         # the channel, not the post, is broken: it stops taking posts until reconnected, and this
         # one waits for that (nothing stops silently: the channel's status and an event say why)
         mark_needs_reconnect(db, claimed.channel.id, claimed.channel.name, str(exc), now=clock())
         error = f"waiting for channel {claimed.channel.name} to be reconnected: {exc}"
-        return _finish(db, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
+        return _finish(db, settings, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=settings.retry_cap)
     except OutcomeUnknown as exc:
-        return _finish(db, claimed, S.UNKNOWN, now=clock(), error=str(exc))
+        return _finish(db, settings, claimed, S.UNKNOWN, now=clock(), error=str(exc))
     except Exception as exc:
         # A bug or an unexpected library error during the call: the post may have gone out.
         log.exception("publication %s: unexpected error while publishing", publication_id)
-        return _finish(db, claimed, S.UNKNOWN, now=clock(), error=f"unexpected error: {exc!r}")
+        return _finish(db, settings, claimed, S.UNKNOWN, now=clock(), error=f"unexpected error: {exc!r}")
     return _finish(
         db,
+        settings,
         claimed,
         S.PUBLISHED,
         now=clock(),
@@ -311,6 +399,7 @@ def publish(
 
 def _finish(
     db: Database,
+    settings: Settings,
     claimed: Claim,
     to: PublicationState,
     *,
@@ -326,7 +415,8 @@ def _finish(
     if to is S.RETRY_WAIT:
         changes["next_attempt_at"] = now + timedelta(seconds=retry_in or 0)
     if to is S.UNKNOWN:
-        changes["next_attempt_at"] = now  # reconcile at the next sweep
+        changes["next_attempt_at"] = now + timedelta(seconds=settings.reconcile_first_wait)
+        changes["unknown_since"] = now
     # A success also counts if the lease ran out and the row was already marked unknown.
     sources = [S.PUBLISHING, S.UNKNOWN] if to is S.PUBLISHED else [S.PUBLISHING]
     mine = {"id": claimed.publication_id, "lease_owner": claimed.lease_owner}
@@ -361,17 +451,27 @@ ACTIVE, NEEDS_RECONNECT = "active", "needs_reconnect"
 
 
 def _fresh_credentials(
-    db: Database, channel: ChannelInfo, adapters: AdapterFactory, *, settings: Settings, now: datetime
+    db: Database,
+    channel: ChannelInfo,
+    adapters: AdapterFactory,
+    *,
+    settings: Settings,
+    now: datetime,
+    force: bool = False,
 ) -> ChannelInfo:
-    """The channel with a token that will last the call: refreshed ahead of expiry, once, and
-    stored (encrypted) before anything else can use the old one."""
-    if not expiring(channel.credentials):
+    """The channel with a token that will last the call: refreshed ahead of expiry (or at once,
+    ``force``, when the platform refused it), once per channel at a time, and stored (encrypted)
+    before anything else can use the old one."""
+    if not force and not expiring(channel.credentials):
         return channel
+    refused = channel.credentials
     with refresh_lock(db, channel.id):
         channel = replace(channel, credentials=current_credentials(db, settings, channel.id, channel.name))
-        if not expiring(channel.credentials):
+        if force and channel.credentials != refused:
+            return channel  # another worker refreshed it since the refused call read it
+        if not force and not expiring(channel.credentials):
             return channel  # another worker refreshed it meanwhile
-        fresh = adapters(channel).refreshed_credentials()
+        fresh = adapters(channel).refreshed_credentials(force=force)
         if fresh is None:
             return channel
         store_credentials(db, settings, channel.id, fresh)
@@ -425,8 +525,8 @@ def expire_leases(db: Database, *, now: datetime, settings: Settings) -> list[in
             rows,
             S.UNKNOWN,
             now=now,
-            values={"next_attempt_at": now},
-            message="the publish attempt did not report back before its lease ran out (worker died or hung)",
+            values={"next_attempt_at": now, "unknown_since": now},
+            message="the publish attempt stopped renewing its lease (its worker died or lost the database)",
         )
 
 
@@ -458,17 +558,24 @@ def reconcile(
     settings: Settings,
     clock: Callable[[], datetime],
 ) -> PublicationState | None:
-    """Ask the platform whether an ``unknown`` publication landed, and settle it."""
+    """Ask the platform whether an ``unknown`` publication landed, and settle it.
+
+    Found: ``published``, after the steps publishing would have taken next (``finish``). Not
+    found: tried again when that proves absence (at once for some platforms, for others once
+    ``absence_settles_after`` has passed since the attempt ended); otherwise asked again, at
+    growing intervals, for ``reconcile_window``; only then does a person decide.
+    """
     with db.atomic_statements() as connection:
         loaded = load(connection, publication_id, settings)
     if loaded is None or loaded.state != S.UNKNOWN:
         return None
     content, channel = loaded.content, loaded.channel
+    since = loaded.unknown_since or clock()
     ctx = PublishContext(
         publication_id=publication_id,
         idempotency_key=loaded.idempotency_key,
         attempt=loaded.attempt,
-        started_at=clock(),
+        started_at=since,  # about when the create call was made: what a platform's listing shows
         checkpoint=loaded.checkpoint,
         save_checkpoint=_checkpoint_saver(db, publication_id, content.version, S.UNKNOWN, None),
     )
@@ -481,10 +588,13 @@ def reconcile(
         return S.UNKNOWN
     adapter = adapters(channel)
     try:
-        found = adapter.lookup(adapter.prepare(content), ctx)
+        prepared = adapter.prepare(content)
+        found = adapter.lookup(prepared, ctx)
+        if found is not None:
+            found = adapter.finish(prepared, found, ctx)
     except (Retryable, OutcomeUnknown) as exc:
         log.info("publication %s: lookup did not answer (%s); will ask again", publication_id, exc)
-        return S.UNKNOWN
+        return _look_again(db, publication_id, since, now=clock(), settings=settings, reason=str(exc))
     except (InvalidInput, Permanent, AuthExpired) as exc:
         return _settle(db, publication_id, S.NEEDS_ATTENTION, now=clock(), error=f"lookup failed: {exc}")
     except Exception as exc:
@@ -499,7 +609,10 @@ def reconcile(
             "published_version": content.version,
         }
         return _settle(db, publication_id, S.PUBLISHED, now=clock(), values=values, message="found on the platform")
-    if adapter.lookup_proves_absence and ctx.attempt >= settings.max_attempts:
+    waited = (clock() - since).total_seconds()
+    settles = adapter.absence_settles_after
+    absent = adapter.lookup_proves_absence or (settles is not None and waited >= settles)
+    if absent and ctx.attempt >= settings.max_attempts:
         return _settle(
             db,
             publication_id,
@@ -507,23 +620,45 @@ def reconcile(
             now=clock(),
             error=f"{ctx.attempt} attempts ended without an answer and none landed; check the channel",
         )
-    if adapter.lookup_proves_absence:
+    if absent:
         return _settle(
             db,
             publication_id,
             S.RETRY_WAIT,
             now=clock(),
             values={"next_attempt_at": clock()},
-            message="not on the platform: the interrupted attempt did not land; trying again",
+            message=f"not on the platform {waited:.0f} s after the attempt: it did not land; trying again",
         )
+    if waited < settings.reconcile_window:
+        return _look_again(db, publication_id, since, now=clock(), settings=settings, reason="not found yet")
     return _settle(
         db,
         publication_id,
         S.NEEDS_ATTENTION,
         now=clock(),
-        error="could not confirm whether the interrupted attempt was published; check the channel, "
-        "then `crosspost post retry` to send it or `post cancel` to drop it",
+        error=f"could not confirm in {waited / 60:.0f} min whether the interrupted attempt was published; check "
+        "the channel, then `crosspost post retry` to send it or `post cancel` to drop it",
     )
+
+
+def _look_again(
+    db: Database, publication_id: int, since: datetime, *, now: datetime, settings: Settings, reason: str
+) -> PublicationState | None:
+    """Stay ``unknown`` and look again after a wait that grows with the time already spent (about
+    doubling), from ``reconcile_first_wait`` to ``reconcile_backoff``; past ``reconcile_window`` of
+    lookups that could not answer, a person decides."""
+    waited = (now - since).total_seconds()
+    if waited >= settings.reconcile_window:
+        error = f"no lookup could settle it in {waited / 60:.0f} min ({reason}); check the channel"
+        return _settle(db, publication_id, S.NEEDS_ATTENTION, now=now, error=error)
+    wait = min(settings.reconcile_backoff, max(settings.reconcile_first_wait, waited))
+    with db.atomic_statements() as connection:
+        connection.execute(
+            update(PUBLICATIONS)
+            .where(PUBLICATIONS.c.id == publication_id, PUBLICATIONS.c.state == S.UNKNOWN.value)
+            .values(next_attempt_at=now + timedelta(seconds=wait))
+        )
+    return S.UNKNOWN
 
 
 def _settle(
@@ -564,6 +699,7 @@ class Loaded:
     content: Content
     channel: ChannelInfo
     checkpoint: dict[str, Any] | None = None
+    unknown_since: datetime | None = None
 
 
 @functools.cache
@@ -575,6 +711,7 @@ def _load_statement() -> Executable:
             publication.c.attempts,
             publication.c.idempotency_key,
             publication.c.checkpoint,
+            publication.c.unknown_since,
             post,
             variant.c.text.label("variant_text"),
             variant.c.title.label("variant_title"),
@@ -626,6 +763,7 @@ def load(connection: Connection, publication_id: int, settings: Settings) -> Loa
         checkpoint = None  # made for content since edited: never resume it
     return Loaded(
         checkpoint=checkpoint,
+        unknown_since=first.unknown_since,
         state=PublicationState(first.state),
         attempt=first.attempts,
         idempotency_key=first.idempotency_key,

@@ -8,10 +8,25 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+# LinkedIn publishes a version of its REST API every month (YYYYMM) and serves each for about a
+# year (shared/reference/platforms.md §2.2), so a fixed default goes stale. The default is the
+# version of LINKEDIN_VERSION_LAG months before the current month (UTC, when a process reads its
+# settings): surely released (LinkedIn releases a month's version during that month, not always on
+# the first), and about ten months from its sunset. CROSSPOST_LINKEDIN_VERSION pins one instead.
+LINKEDIN_VERSION_LAG = 2
+
+
+def linkedin_version_for(today: date, lag: int = LINKEDIN_VERSION_LAG) -> str:
+    """The LinkedIn-Version of ``lag`` months before ``today``'s month: 2026-12-03 -> "202610"."""
+    months = today.year * 12 + today.month - 1 - lag
+    return f"{months // 12:04d}{months % 12 + 1:02d}"
 
 
 class Settings(BaseSettings):
@@ -34,9 +49,22 @@ class Settings(BaseSettings):
     lookahead: float = 30.0
     dispatch_batch: int = 500
     queued_grace: float = 120.0
-    publish_lease: float = 300.0
+    # A publish attempt holds its row for this long and renews it every publish_lease / 5 while it
+    # runs, so a long upload keeps its row and a dead worker's row is reconciled within the lease.
+    publish_lease: float = 30.0
+    # The longest one publish task may run (Celery's soft limit; the hard limit is 60 s later).
+    publish_time_limit: float = 3600.0
+    # Worker nodes beat this often; one silent for worker_timeout is lost, and what it had been
+    # sent is sent again (docs/scheduling.md, "When things die").
+    worker_heartbeat: float = 2.0
+    worker_timeout: float = 10.0
     reconcile_interval: float = 5.0
+    # An attempt without an answer is looked up after reconcile_first_wait, then at growing
+    # intervals up to reconcile_backoff, for reconcile_window; what is still unsettled then goes
+    # to a person.
+    reconcile_first_wait: float = 2.0
     reconcile_backoff: float = 30.0
+    reconcile_window: float = 900.0
     max_attempts: int = 5
     retry_base: float = 30.0
     retry_cap: float = 3600.0
@@ -63,7 +91,10 @@ class Settings(BaseSettings):
     x_token_url: str = "https://api.x.com/2/oauth2/token"  # noqa: S105 (a URL, not a secret)
     linkedin_api_url: str = "https://api.linkedin.com"
     linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2"
-    linkedin_version: str = "202511"
+    linkedin_version: str = Field(
+        default_factory=lambda: linkedin_version_for(datetime.now(UTC).date()),
+        description=f"LinkedIn-Version (YYYYMM); default: {LINKEDIN_VERSION_LAG} months before the current month.",
+    )
     tiktok_api_url: str = "https://open.tiktokapis.com"
     tiktok_auth_url: str = "https://www.tiktok.com/v2/auth/authorize/"
     youtube_api_url: str = "https://www.googleapis.com"

@@ -92,3 +92,26 @@ def publish_due(runtime: Runtime, adapters: Any = None) -> None:
             clock=runtime.clock,
             limiter=runtime.limiter,
         )
+
+
+def reconcile_until_settled(runtime: Runtime, clock: Any, *, step: float = 5.0, limit: float = 3600.0) -> list[Any]:
+    """What the dispatcher's sweep and the workers do after an attempt without an answer: look the
+    publication up whenever it is due, as the (test) clock moves on, until it leaves ``unknown``.
+    Returns the state after each lookup."""
+    from scheduler import publications
+    from scheduler.states import PublicationState
+
+    seen: list[PublicationState] = []
+    waited = 0.0
+    while waited < limit:
+        clock.advance(step)
+        waited += step
+        for publication_id in publications.due_for_reconcile(runtime.db, now=clock(), settings=runtime.settings):
+            state = publications.reconcile(
+                runtime.db, publication_id, runtime.adapters, settings=runtime.settings, clock=clock
+            )
+            assert state is not None
+            seen.append(state)
+            if state is not PublicationState.UNKNOWN:
+                return seen
+    return seen

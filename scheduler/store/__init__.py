@@ -22,6 +22,7 @@ from scheduler.store.models import (
     Share,
     SignOff,
     User,
+    Worker,
 )
 
 __all__ = [
@@ -46,5 +47,6 @@ __all__ = [
     "Share",
     "SignOff",
     "User",
+    "Worker",
     "open_database",
 ]

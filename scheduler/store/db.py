@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +80,9 @@ class Database:
         else:
             raise ConfigurationError(f"unsupported database {url!r}: use sqlite:///path or postgresql://user@host/db")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # a forked child (a Celery pool process) must never use, nor close, its parent's connections
+        engine = weakref.ref(self.engine)
+        os.register_at_fork(after_in_child=lambda: _forget_connections(engine()))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -126,6 +131,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _forget_connections(engine: Engine | None) -> None:
+    if engine is not None:
+        engine.dispose(close=False)
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:

@@ -202,6 +202,8 @@ class Publication(Base):
     deadline_warned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # the platform's handle, saved by the adapter before its irreversible step (ports.PublishContext)
     checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # when the row last entered ``unknown``: reconciliation's lookups and its window count from here
+    unknown_since: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -302,6 +304,25 @@ class Blackout(Base):
     ends_at: Mapped[datetime] = mapped_column(index=True)
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
+
+
+class Worker(Base):
+    """A worker node (a Celery worker or `crosspost up`) and its heartbeat.
+
+    A node that stops beating held messages no broker will hand back soon (reserved ETA messages
+    wait for Redis' visibility timeout): the dispatcher re-sends what was queued when it saw the
+    node go silent (``scheduler.workers``).
+    """
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    lost_at: Mapped[datetime | None]  # when a dispatcher acted on its silence (or its stop)
 
 
 class Control(Base):

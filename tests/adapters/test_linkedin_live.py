@@ -20,7 +20,7 @@ from scheduler.states import PublicationState
 from scheduler.store import Publication
 from tests.conftest import Clock, make_settings
 from tests.fakes.linkedin_api import ACTIVE_VERSION, LinkedInFake, displayed
-from tests.helpers import publication_states, write_image
+from tests.helpers import publication_states, reconcile_until_settled, write_image
 from tests.helpers import publish_due as _publish_due
 from tests.media.clips import make_clip
 
@@ -328,8 +328,11 @@ def test_an_answer_lost_after_linkedin_created_the_post_ends_with_exactly_one_po
     post_id = _run(live, "the answer gets lost", [posts.MediaInput(write_image(tmp_path / "a.png"))])
     assert publication_states(live, post_id) == {CHANNEL: "unknown"}
     [landed] = li.posts
-    # LinkedIn offers no read-back of a member's posts (§2.5): the lookup cannot tell, a person decides
-    assert _reconcile(live, clock) == S.NEEDS_ATTENTION
+    # LinkedIn offers no read-back of a member's posts (§2.5): the lookups through the reconcile
+    # window cannot tell, then a person decides
+    states = reconcile_until_settled(live, clock)
+    assert states[-1] == S.NEEDS_ATTENTION
+    assert set(states[:-1]) == {S.UNKNOWN}
     assert "crosspost post retry" in (_publication(live, post_id).last_error or "")
     # their retry sends the same body (the image from the checkpoint, not a new upload);
     # LinkedIn refuses it as a duplicate naming the post, which is adopted
@@ -356,8 +359,15 @@ class _DiesAfterPublishing:
     def rate_limits(self) -> tuple[Limit, ...]:
         return self.inner.rate_limits
 
-    def refreshed_credentials(self) -> dict[str, Any] | None:
-        return self.inner.refreshed_credentials()
+    @property
+    def absence_settles_after(self) -> float | None:
+        return self.inner.absence_settles_after
+
+    def refreshed_credentials(self, *, force: bool = False) -> dict[str, Any] | None:
+        return self.inner.refreshed_credentials(force=force)
+
+    def finish(self, prepared: Prepared, found: Published, ctx: PublishContext) -> Published:
+        return self.inner.finish(prepared, found, ctx)
 
     def prepare(self, content: Content) -> Prepared:
         return self.inner.prepare(content)

@@ -432,9 +432,24 @@ def test_a_rate_limited_init_waits_a_minute_in_the_database(live: Runtime, tikto
     assert tiktok.posts == {}
 
 
-def test_a_refused_token_holds_the_channel_until_reconnected(live: Runtime, tiktok: TikTokFake, tmp_path: Path) -> None:
+def test_a_token_refused_once_is_refreshed_and_the_post_goes_out(
+    live: Runtime, tiktok: TikTokFake, tmp_path: Path
+) -> None:
     _channel(live, tiktok)
-    tiktok.fault(r"POST /v2/post/publish/creator_info/query/", "401")
+    tiktok.fault(r"POST /v2/post/publish/creator_info/query/", "401")  # revoked before it expired
+    post_id = _post(live, "after a refresh", [make_clip(tmp_path / "clip.mp4", seconds=2.0)])
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    assert posts.find_channel(live.db, CHANNEL).status == "active"
+    assert [e.kind for e in posts.read_events(live.db)].count("channel.token_refreshed") == 1
+
+
+def test_a_token_refused_even_after_a_refresh_holds_the_channel_until_reconnected(
+    live: Runtime, tiktok: TikTokFake, tmp_path: Path
+) -> None:
+    _channel(live, tiktok)
+    for _ in range(2):  # the token, and the refreshed one too
+        tiktok.fault(r"POST /v2/post/publish/creator_info/query/", "401")
     post_id = _post(live, "who are you", [make_clip(tmp_path / "clip.mp4", seconds=2.0)])
     row = _publication(live, post_id)
     assert row.state == S.RETRY_WAIT

@@ -66,6 +66,7 @@ def live(tmp_path: Path, yt: YouTubeFake, clock: Clock) -> Iterator[Runtime]:
         f"sqlite:///{tmp_path / 'yt.db'}",
         youtube_api_url=yt.url,
         youtube_upload_url=yt.upload_url,
+        google_oauth_url=yt.url,
         retry_base=0.1,
     )
     db = open_database(settings.database_url)
@@ -179,14 +180,29 @@ def test_an_image_post_arrives_as_a_still_video_with_the_image_as_thumbnail(
     assert row.remote_url == f"https://www.youtube.com/watch?v={video.id}"  # landscape: not a Short
 
 
-def test_a_vertical_clip_under_three_minutes_is_linked_as_a_short(
+def test_a_vertical_clip_under_three_minutes_is_rendered_whole_and_linked_as_a_short(
     live: Runtime, yt: YouTubeFake, tmp_path: Path
 ) -> None:
-    _channel(live, yt, framing="fit")  # keep the clip's own 9:16 instead of cropping to 16:9
+    _channel(live, yt)  # the default framing (crop): a vertical clip keeps its 9:16 all the same
     post_id = _run(live, "A muon in 9:16", [make_clip(tmp_path / "tall.mp4", size=(180, 320), seconds=2.0)])
     row = _publication(live, post_id)
     assert row.state == S.PUBLISHED, row.last_error
+    info = probe(_rendition(live, post_id, "video"))
+    assert (info.width, info.height) == (180, 320)  # 9:16, nothing cropped away
+    assert yt.videos[str(row.remote_id)].data == _rendition(live, post_id, "video").read_bytes()
     assert row.remote_url == f"https://www.youtube.com/shorts/{row.remote_id}"
+
+
+def test_a_channel_with_shorts_false_gets_vertical_clips_in_sixteen_by_nine(
+    live: Runtime, yt: YouTubeFake, tmp_path: Path
+) -> None:
+    _channel(live, yt, shorts="false", framing="pad")
+    post_id = _run(live, "A muon, pillarboxed", [make_clip(tmp_path / "tall.mp4", size=(180, 320), seconds=2.0)])
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    info = probe(_rendition(live, post_id, "video"))
+    assert info.width / info.height == pytest.approx(16 / 9, rel=0.02)  # padded to 16:9: no Short
+    assert row.remote_url == f"https://www.youtube.com/watch?v={row.remote_id}"
 
 
 def test_publish_at_uploads_a_private_video_that_youtube_publishes_later(
@@ -271,6 +287,8 @@ def test_a_dropped_answer_on_the_last_chunk_is_reconciled_by_the_probe_without_a
     assert (row.remote_id, row.remote_url) == (video.id, f"https://www.youtube.com/watch?v={video.id}")
     assert yt.state.uploads_started() == 1
     assert yt.state.probes() == 1  # the saved session answered: no search needed
+    # what publishing would have done after the upload is done now: the thumbnail is set
+    assert video.thumbnail == _rendition(live, post_id, "thumbnail").read_bytes()
 
 
 @pytest.mark.parametrize("still_there", [True, False], ids=["found-in-uploads", "deleted"])
@@ -389,9 +407,19 @@ def test_quota_and_upload_cap_refusals_wait_and_retry(
     assert row.next_attempt_at == live.clock() + wait
 
 
+def test_a_token_refused_before_it_expires_is_refreshed_once(live: Runtime, yt: YouTubeFake, clip: Path) -> None:
+    _channel(live, yt)
+    yt.state.account.token = "ya29.revoked-elsewhere"  # the stored token no longer works
+    row = _publication(live, _run(live, "After a refresh", [clip]))
+    assert row.state == S.PUBLISHED, row.last_error
+    assert yt.state.account.refreshes == 1
+    assert len(yt.videos) == 1
+
+
 def test_refused_or_missing_credentials_need_a_reconnect(live: Runtime, yt: YouTubeFake, clip: Path) -> None:
     _channel(live, yt)
-    yt.fault(f"POST {INSERT}", "401")
+    for _ in range(2):  # the token, and the refreshed one too
+        yt.fault(f"POST {INSERT}", "401")
     row = _publication(live, _run(live, "Who are you", [clip]))
     _waits_for_a_reconnect(live, row)
     assert "authError" in (row.last_error or "")
@@ -405,7 +433,8 @@ def test_a_channel_without_a_token_needs_a_reconnect_before_any_call(
     row = _publication(live, _run(live, "No token", [clip]))
     _waits_for_a_reconnect(live, row)
     assert "no YouTube access token" in (row.last_error or "")
-    assert yt.state.calls == []
+    assert "refused to refresh" in (row.last_error or "")  # its refresh token was tried once
+    assert [(call.method, call.path) for call in yt.state.calls] == [("POST", "/token")]
 
 
 def _waits_for_a_reconnect(runtime: Runtime, row: Publication) -> None:
@@ -455,6 +484,9 @@ def test_channel_options_youtube_would_refuse_are_refused(live: Runtime, yt: You
         check_channel("youtube", dry_run=False, options={"chunk_size": "1000"})
     with pytest.raises(InvalidInput, match="tags are"):
         check_channel("youtube", dry_run=False, options={"tags": ",".join(["particle physics"] * 40)})
+    with pytest.raises(InvalidInput, match="shorts 'maybe': use true or false"):
+        check_channel("youtube", dry_run=False, options={"shorts": "maybe"})
+    check_channel("youtube", dry_run=False, options={"shorts": "false"})
     check_channel("youtube", dry_run=False, options={"privacy_status": "unlisted", "category_id": "27"})
 
     _channel(live, yt, publish_at="2027-02-01T00:00:00Z")  # already past on the test's clock

@@ -54,6 +54,8 @@ THUMBNAILS = "/upload/youtube/v3/thumbnails/set"
 @dataclass
 class Account:
     token: str = "ya29.fake-access-token"
+    refresh_token: str = "1//fake-refresh-token"
+    refreshes: int = 0
     channel_id: str = "UCcms0000000000000000000"
     channel_title: str = "CMS Experiment"
 
@@ -64,7 +66,7 @@ class Account:
     def credentials(self) -> dict[str, Any]:
         return {
             "access_token": self.token,
-            "refresh_token": "1//fake-refresh-token",
+            "refresh_token": self.refresh_token,
             "expires_at": time.time() + 3600,
             "channel_id": self.channel_id,
         }
@@ -191,6 +193,18 @@ class YouTubeFake:
         return self.state.videos
 
 
+def _refresh(state: State, form: dict[str, str]) -> _Reply:
+    """Google's token endpoint (oauth2.googleapis.com/token), refresh grant: a new access token,
+    the refresh token unchanged (Google does not rotate it); the old access token stops working."""
+    account = state.account
+    with state.lock:
+        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != account.refresh_token:
+            return _Reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+        account.refreshes += 1
+        account.token = f"ya29.fake-access-token-{account.refreshes + 1}"
+        return _Reply(200, {"access_token": account.token, "expires_in": 3599, "token_type": "Bearer"})
+
+
 class _Refusal(Exception):
     def __init__(self, status: int, reason: str, message: str, *, domain: str = "youtube.video") -> None:
         super().__init__(message)
@@ -246,6 +260,8 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 time.sleep(float(kind.split(":", 1)[1]))
             elif kind in _FAULTS:
                 return self._reply(_FAULTS[kind]())
+            if (method, parts.path) == ("POST", "/token"):
+                return self._reply(_refresh(state, dict(parse_qsl(body.decode()))))
             try:
                 if self.headers.get("Authorization") != f"Bearer {state.account.token}":
                     raise _Refusal(

@@ -5,6 +5,7 @@ Adapters are real (dry-run outbox, webhook over HTTP to a loopback sink); time i
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -174,6 +175,9 @@ def test_an_ambiguous_answer_is_reconciled_by_lookup_not_by_a_second_post(
     sink.state.script.append((502, {}, '{"error": "bad gateway"}'))
     (dispatch,) = _claim_due(runtime)
     assert _publish(runtime, dispatch) is S.UNKNOWN
+    # looked up after a short wait, not at once
+    assert publications.due_for_reconcile(runtime.db, now=clock(), settings=runtime.settings) == []
+    clock.advance(runtime.settings.reconcile_first_wait)
     # the 502 came after the receiver stored nothing: lookup proves it, so it is tried again
     ids = publications.due_for_reconcile(runtime.db, now=clock(), settings=runtime.settings)
     assert ids == [dispatch.publication_id]
@@ -215,11 +219,25 @@ def test_without_a_lookup_an_unknown_outcome_goes_to_a_person(runtime: Runtime, 
     sink.state.script.append((500, {}, "{}"))
     (dispatch,) = _claim_due(runtime)
     assert _publish(runtime, dispatch) is S.UNKNOWN
-    state = publications.reconcile(
-        runtime.db, dispatch.publication_id, runtime.adapters, settings=runtime.settings, clock=clock
-    )
+    # asked again and again, at growing intervals, for the reconcile window: then a person
+    asked_at = []
+    while True:
+        clock.advance(1)
+        ids = publications.due_for_reconcile(runtime.db, now=clock(), settings=runtime.settings)
+        if not ids:
+            continue
+        asked_at.append(clock())
+        state = publications.reconcile(runtime.db, ids[0], runtime.adapters, settings=runtime.settings, clock=clock)
+        if state is not S.UNKNOWN:
+            break
+        assert _claim_due(runtime) == []  # never re-published on its own
     assert state is S.NEEDS_ATTENTION
-    assert _claim_due(runtime) == []  # never re-published on its own
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(asked_at)]
+    assert gaps[0] < gaps[3] <= runtime.settings.reconcile_backoff + 1  # growing, up to the cap
+    waited = (asked_at[-1] - asked_at[0]).total_seconds()
+    assert runtime.settings.reconcile_window - runtime.settings.reconcile_backoff - 5 <= waited
+    assert waited <= runtime.settings.reconcile_window + runtime.settings.reconcile_backoff
+    assert _claim_due(runtime) == []
     assert "could not confirm" in posts.show_post(runtime.db, post_id)["publications"][0]["last_error"]
 
 
@@ -256,7 +274,7 @@ def test_a_late_success_after_the_lease_ran_out_still_counts(runtime: Runtime, s
 def test_an_attempt_that_never_answers_stops_after_max_attempts(runtime: Runtime, sink: Sink, clock: Clock) -> None:
     post_id = _post(runtime, [add_webhook_channel(runtime, "hook", sink.options())], seconds=5)
     sink.state.script.extend([(502, {}, "{}")] * (runtime.settings.max_attempts + 2))
-    for _ in range(runtime.settings.max_attempts + 2):
+    for _ in range(2 * (runtime.settings.max_attempts + 2)):  # each attempt: publish, then a lookup later
         for dispatch in _claim_due(runtime):
             _publish(runtime, dispatch)
         for publication_id in publications.due_for_reconcile(runtime.db, now=clock(), settings=runtime.settings):
@@ -299,6 +317,7 @@ class _Resumable:
     """A publisher that records a handle before its irreversible step, then fails once."""
 
     lookup_proves_absence = False
+    absence_settles_after = None
     rate_limits = ()
 
     def __init__(self) -> None:

@@ -47,6 +47,7 @@ def test_workers_in_different_processes_share_one_count_in_redis() -> None:
 
 class _Limited:
     lookup_proves_absence = False
+    absence_settles_after = None
     rate_limits = (TWO_A_MINUTE,)
 
     def __init__(self) -> None:
@@ -62,7 +63,7 @@ class _Limited:
     def lookup(self, prepared: object, ctx: PublishContext) -> Published | None:
         return None
 
-    def refreshed_credentials(self) -> None:
+    def refreshed_credentials(self, *, force: bool = False) -> None:
         return None
 
 
