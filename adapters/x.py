@@ -15,8 +15,10 @@ lookup) and ``username`` (for the post's URL).
 
 from __future__ import annotations
 
+import html
 import re
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -36,6 +38,7 @@ from scheduler.ports import Limit, PreparedMedia, PublishContext, Published
 
 TWEEPY_HOST = "https://api.twitter.com"
 _URL = re.compile(r"https?://\S+")
+_TRAILING_URL = re.compile(r"\s*https://t\.co/\S+\s*$")
 
 
 class _ToConfiguredHost(HTTPAdapter):
@@ -112,9 +115,16 @@ class XAdapter(Adapter):
                 ctx.save_checkpoint({"thread": posted})
         return Published(remote_id=posted[0], url=self._url(credentials, posted[0]))
 
+    @property
+    def absence_settles_after(self) -> float:
+        """X shows a post in the account's timeline within seconds; past this, and past the
+        timeout of any create call still in flight, a post not there was not created."""
+        return max(60.0, 2 * self.settings.http_timeout)
+
     def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None:
-        """The account's posts since the attempt began, matched on text (X shortens links to
-        t.co, so links are compared as placeholders)."""
+        """The account's posts since shortly before the attempt, matched on X's rendering of the
+        text (``normal_form``). A thread counts only when every part is there; the parts found
+        in order are saved, so the next attempt posts only the rest."""
         credentials = self._credentials()
         client = self._client(credentials)
         user_auth = "oauth1" in credentials
@@ -122,14 +132,33 @@ class XAdapter(Adapter):
             user_id = credentials.get("user_id") or client.get_me(user_auth=user_auth).data["id"]
             response = client.get_users_tweets(
                 user_id,
-                start_time=ctx.started_at - timedelta(minutes=2),
-                max_results=50,
+                start_time=ctx.started_at - timedelta(minutes=5),
+                max_results=100,
+                tweet_fields=["created_at", "attachments"],
                 user_auth=user_auth,
             )
-        seen = {_URL.sub("<url>", tweet["text"]).strip(): str(tweet["id"]) for tweet in response.data or []}
-        found = [seen.get(_URL.sub("<url>", part).strip()) for part in self._parts(prepared)]
-        if found and all(found):  # a thread counts only when every part is there
-            return Published(remote_id=str(found[0]), url=self._url(credentials, str(found[0])))
+        # oldest first: of two identical texts the earlier is the one an attempt made
+        tweets = sorted(response.data or [], key=lambda tweet: int(tweet["id"]))
+        posted = [str(i) for i in (ctx.checkpoint or {}).get("thread", [])]
+        parts = self._parts(prepared)
+        for index in range(len(posted), len(parts)):
+            with_media = bool(prepared.media) and index == 0
+            wanted = normal_form(parts[index])
+            match = next(
+                (
+                    str(tweet["id"])
+                    for tweet in tweets
+                    if str(tweet["id"]) not in posted and normal_form(tweet["text"], media_link=with_media) == wanted
+                ),
+                None,
+            )
+            if match is None:
+                break
+            posted.append(match)
+        if len(parts) > 1 and len(posted) > len((ctx.checkpoint or {}).get("thread", [])):
+            ctx.save_checkpoint({"thread": posted})
+        if len(posted) == len(parts):
+            return Published(remote_id=posted[0], url=self._url(credentials, posted[0]))
         return None
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -274,6 +303,18 @@ class XAdapter(Adapter):
             raise Permanent(f"X {path}: {response.status_code} {_problem(response)}")
         payload: dict[str, Any] = response.json()
         return payload
+
+
+def normal_form(text: str, *, media_link: bool = False) -> str:
+    """A post's text as X shows it and as it was sent, made comparable (platforms.md §1.5): X
+    replaces every URL with a t.co link, appends one more for attached media, returns ``& < >``
+    as HTML entities and NFC-normalises. Entities are unescaped, links become placeholders, the
+    media link is dropped, whitespace is collapsed."""
+    shown = html.unescape(text)
+    if media_link:
+        shown = _TRAILING_URL.sub("", shown)
+    shown = _URL.sub("<url>", unicodedata.normalize("NFC", shown))
+    return " ".join(shown.split())
 
 
 def _reset(response: requests.Response | None) -> float | None:

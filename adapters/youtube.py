@@ -309,6 +309,14 @@ class YouTubeAdapter(Adapter):
             self._set_thumbnail(str(video_id), thumbnail, credentials, ctx)
         return Published(remote_id=str(video_id), url=self._url(str(video_id), video))
 
+    def finish(self, prepared: Prepared, found: Published, ctx: PublishContext) -> Published:
+        """A video found by reconciliation gets the thumbnail its interrupted attempt would have
+        set (thumbnails.set replaces, so setting it twice is harmless)."""
+        thumbnail = next((item for item in prepared.media if item.kind == "thumbnail"), None)
+        if thumbnail is not None:
+            self._set_thumbnail(found.remote_id, thumbnail, self._credentials(), ctx)
+        return found
+
     def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None:
         """The saved session's answer when there is one (exact); otherwise the channel's recent
         uploads, matched on title and description."""

@@ -18,7 +18,7 @@ from scheduler.states import PublicationState
 from scheduler.store import Publication
 from tests.conftest import Clock, make_settings
 from tests.fakes.x_api import XFake
-from tests.helpers import publication_states, write_image
+from tests.helpers import publication_states, reconcile_until_settled, write_image
 from tests.helpers import publish_due as _publish_due
 from tests.media.clips import make_clip
 
@@ -89,7 +89,7 @@ def test_a_text_post_is_published_with_its_id_and_url(live: Runtime, x: XFake, o
     assert row.state == S.PUBLISHED, row.last_error
     assert row.remote_id in x.tweets
     assert row.remote_url == f"https://x.com/CMSExperiment/status/{row.remote_id}"
-    assert x.tweets[row.remote_id]["text"] == "Ten years of the Higgs boson (1) #CMS @CERN https://cms.cern/higgs"
+    assert x.tweets[row.remote_id]["sent"] == "Ten years of the Higgs boson (1) #CMS @CERN https://cms.cern/higgs"
 
 
 def test_one_and_four_images_are_uploaded_then_attached(live: Runtime, x: XFake, tmp_path: Path) -> None:
@@ -217,7 +217,7 @@ def test_a_long_text_goes_out_as_a_chained_thread(live: Runtime, x: XFake) -> No
     assert row.state == S.PUBLISHED, row.last_error
     thread = sorted(x.tweets.values(), key=lambda t: t["id"])
     assert PARTS > 2
-    assert [t["text"].rsplit(" ", 1)[1] for t in thread] == [f"{n}/{PARTS}" for n in range(1, PARTS + 1)]
+    assert [t["sent"].rsplit(" ", 1)[1] for t in thread] == [f"{n}/{PARTS}" for n in range(1, PARTS + 1)]
     assert [t["in_reply_to"] for t in thread] == [None] + [t["id"] for t in thread[:-1]]
     assert row.remote_id == thread[0]["id"]
 
@@ -237,4 +237,102 @@ def test_a_thread_interrupted_after_its_first_part_carries_on_without_posting_it
     assert row.state == S.PUBLISHED, row.last_error
     thread = sorted(x.tweets.values(), key=lambda t: t["id"])
     assert len(thread) == PARTS  # the first part once, the rest after it
+    assert [t["in_reply_to"] for t in thread] == [None] + [t["id"] for t in thread[:-1]]
+
+
+def test_a_lost_answer_for_a_post_with_an_image_and_an_ampersand_is_found_as_x_shows_it(
+    live: Runtime, x: XFake, clock: Clock, tmp_path: Path
+) -> None:
+    """X answers with its own rendering: a t.co link for the image appended, links shortened,
+    ``&`` as ``&amp;``; the lookup still recognises the post, and nothing is posted twice."""
+    _channel(live, x)
+    x.fault("POST /2/tweets", "drop")
+    text = "Physics & outreach <3: CMS and ATLAS https://cms.cern/news"
+    post_id = _run(live, text, [write_image(tmp_path / "plot.png")])
+    assert publication_states(live, post_id) == {"cms-x": "unknown"}
+    [tweet] = x.tweets.values()
+    assert "&amp;" in tweet["text"]
+    assert "&lt;3" in tweet["text"]
+    assert tweet["text"].count("https://t.co/") == 2  # the link, and the one X adds for the image
+    assert reconcile_until_settled(live, clock)[-1] is S.PUBLISHED
+    row = _publication(live, post_id)
+    assert row.remote_id == tweet["id"]
+    assert x.state.creates() == 1
+
+
+def test_a_503_on_create_that_did_not_land_is_looked_up_then_sent_again_once(
+    live: Runtime, x: XFake, clock: Clock
+) -> None:
+    _channel(live, x)
+    x.fault("POST /2/tweets", "503")  # refused before X acted on it
+    post_id = _run(live, "a gateway hiccup")
+    assert publication_states(live, post_id) == {"cms-x": "unknown"}
+    assert x.tweets == {}
+    states = reconcile_until_settled(live, clock)
+    # looked up more than once (X shows a post within seconds), then it counts as not sent
+    assert states[:-1] == [S.UNKNOWN] * (len(states) - 1)
+    assert len(states) > 1
+    assert states[-1] is S.RETRY_WAIT
+    _publish_due(live)
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    assert x.state.creates() == 2
+    assert len(x.tweets) == 1
+    assert [e.kind for e in posts.read_events(live.db) if e.kind.startswith("publication.")].count(
+        "publication.needs_attention"
+    ) == 0
+
+
+def test_a_503_on_create_that_landed_is_found_and_not_sent_again(live: Runtime, x: XFake, clock: Clock) -> None:
+    _channel(live, x)
+    x.fault("POST /2/tweets", "503-after")  # X made the post, then its edge answered 503
+    post_id = _run(live, "made, then a 503")
+    assert publication_states(live, post_id) == {"cms-x": "unknown"}
+    assert reconcile_until_settled(live, clock) == [S.PUBLISHED]
+    row = _publication(live, post_id)
+    assert row.remote_id in x.tweets
+    assert (x.state.creates(), len(x.tweets)) == (1, 1)
+
+
+def test_a_token_refused_before_it_expires_is_refreshed_once_and_the_post_goes_out(live: Runtime, x: XFake) -> None:
+    credentials = x.state.keys.credentials(oauth1=False) | {
+        "access_token": "revoked-elsewhere",
+        "expires_at": time.time() + 3600,  # not expiring: no refresh ahead of the call
+    }
+    posts.add_channel(live.db, live.settings, name="cms-x", platform="x", credentials=credentials, now=live.clock())
+    post_id = _run(live, "after a revoked token")
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    assert posts.find_channel(live.db, "cms-x").status == "active"
+    stored = decrypt_credentials(posts.find_channel(live.db, "cms-x").credentials, live.settings, "cms-x")
+    assert stored is not None
+    assert stored["access_token"] == "oauth2-user-token-2"
+    assert x.state.creates() == 2  # the refused call, then the one with the new token
+
+
+def test_a_refused_token_without_a_refresh_token_disconnects_the_channel(live: Runtime, x: XFake) -> None:
+    credentials = {"access_token": "revoked-elsewhere", "user_id": x.state.keys.user_id}
+    posts.add_channel(live.db, live.settings, name="cms-x", platform="x", credentials=credentials, now=live.clock())
+    post_id = _run(live, "nothing to refresh with")
+    assert _publication(live, post_id).state == S.RETRY_WAIT
+    assert posts.find_channel(live.db, "cms-x").status == "needs_reconnect"
+    assert x.state.creates() == 1
+
+
+def test_a_thread_whose_second_part_lost_its_answer_carries_on_from_the_third(
+    live: Runtime, x: XFake, clock: Clock
+) -> None:
+    _channel(live, x)
+    x.fault("POST /2/tweets", "slow:0")
+    x.fault("POST /2/tweets", "drop")  # part 2 is made, its answer lost
+    post_id = _run(live, THREAD)
+    assert publication_states(live, post_id) == {"cms-x": "unknown"}
+    assert len(x.tweets) == 2
+    states = reconcile_until_settled(live, clock)
+    assert states[-1] is S.RETRY_WAIT  # parts 1 and 2 found and saved; the rest is not on X
+    _publish_due(live)
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    thread = sorted(x.tweets.values(), key=lambda t: int(t["id"]))
+    assert len(thread) == PARTS
     assert [t["in_reply_to"] for t in thread] == [None] + [t["id"] for t in thread[:-1]]

@@ -15,9 +15,12 @@ import base64
 import hashlib
 import itertools
 import json
+import random
 import re
+import string
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +35,7 @@ from oauthlib.oauth1.rfc5849 import signature
 from twitter_text import parse_tweet
 
 TWEEPY_HOST = "https://api.twitter.com"
+_URL = re.compile(r"https?://\S+")
 
 
 @dataclass
@@ -113,7 +117,8 @@ class XFake:
 
     def fault(self, route: str, fault: str) -> None:
         """The next request matching ``route`` (a regex on 'METHOD /path') gets ``fault``:
-        '429', '500', '503', '401', 'drop' (acted on, then the connection closes) or 'slow:SECONDS'."""
+        '429', '500', '503', '401', 'drop' (acted on, then the connection closes), '503-after' (acted
+        on, then a 503) or 'slow:SECONDS'."""
         with self.state.lock:
             self.state.faults.append((route, fault))
 
@@ -167,6 +172,8 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.close()
                 return
+            if kind == "503-after":  # acted on, then a gateway answers 503 (as X's edge sometimes does)
+                return self._fail(503)
             self._send(status, payload)
 
         def _authorize(self, query: dict[str, str]) -> None:
@@ -350,17 +357,32 @@ def _create(state: State, request: dict[str, Any]) -> tuple[int, Any]:
         parent = request.get("reply", {}).get("in_reply_to_tweet_id")
         if parent is not None and parent not in state.tweets:
             raise _Refusal(400, f"in_reply_to_tweet_id {parent} does not exist")
-        if any(t["text"] == text and text for t in state.tweets.values()):
+        if any(t["sent"] == text and text for t in state.tweets.values()):
             raise _Refusal(403, "You are not allowed to create a Tweet with duplicate content.", title="Forbidden")
         tweet_id = state.next_id()
+        shown = render(text, with_media=bool(media_ids))
         state.tweets[tweet_id] = {
             "id": tweet_id,
-            "text": text,
+            "sent": text,
+            "text": shown,
             "media_ids": media_ids,
             "in_reply_to": parent,
             "created_at": state.clock().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
-    return 201, {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}
+    return 201, {"data": {"id": tweet_id, "text": shown, "edit_history_tweet_ids": [tweet_id]}}
+
+
+def render(text: str, *, with_media: bool) -> str:
+    """The text as X returns it (platforms.md §1.5): NFC, every URL a 23-character t.co link, one
+    more t.co link appended for attached media, and ``& < >`` as HTML entities."""
+    shown = _URL.sub(lambda _: _tco(), unicodedata.normalize("NFC", text))
+    if with_media:
+        shown = f"{shown} {_tco()}" if shown else _tco()
+    return shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _tco() -> str:
+    return "https://t.co/" + "".join(random.choices(string.ascii_letters + string.digits, k=10))
 
 
 def _timeline(state: State, user_id: str, query: dict[str, str]) -> tuple[int, Any]:

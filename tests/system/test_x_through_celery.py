@@ -54,7 +54,7 @@ def test_text_one_image_four_images_and_a_video_reach_x_through_celery(
             return [posts.show_post(system_runtime.db, p)["publications"][0]["state"] for p in post_ids.values()]
 
         wait_until(lambda: states() == ["published"] * 4, 90, f"four posts published ({processes.logs()})")
-        by_text = {tweet["text"]: tweet for tweet in x.tweets.values()}
+        by_text = {tweet["sent"]: tweet for tweet in x.tweets.values()}
         assert {text: len(by_text[text]["media_ids"]) for text in media} == {
             "text only": 0,
             "one image": 1,
