@@ -4,8 +4,8 @@ Publishing is: upload the media (Images API: initializeUpload, one PUT; Videos A
 initializeUpload, a PUT per part LinkedIn lays out, finalizeUpload with the parts' ETags in order,
 then the video's status until AVAILABLE), then ``POST /rest/posts``, whose 201 names the post in
 the ``x-restli-id`` header. Every REST call carries ``LinkedIn-Version`` (the
-``linkedin_version`` setting: versions are monthly and sunset after about a year) and
-``X-Restli-Protocol-Version: 2.0.0`` [LI2][LI3].
+``linkedin_version`` setting: versions are monthly and sunset after about a year, so its default
+follows the date, two months behind) and ``X-Restli-Protocol-Version: 2.0.0`` [LI2][LI3].
 
 Credentials (encrypted at rest): ``{"access_token": ..., "author": "urn:li:person:..." |
 "urn:li:organization:...", "expires_at": <epoch seconds, optional>}`` (plus what the core's
@@ -38,6 +38,7 @@ from adapters.base import Adapter, Prepared
 from adapters.errors import AuthExpired, OutcomeUnknown, Permanent, Retryable
 from scheduler.content import Content
 from scheduler.ports import PreparedMedia, PublishContext, Published
+from scheduler.settings import LINKEDIN_VERSION_LAG, Settings
 
 log = logging.getLogger(__name__)
 
@@ -419,10 +420,9 @@ class LinkedInAdapter(Adapter):
         if status >= 500:
             kind = OutcomeUnknown if creating else Retryable
             raise kind(f"{what}: LinkedIn server error {status} ({_problem(response)})")
-        hint = ""
         if status == 426 or "version" in _problem(response).lower():
-            hint = f" (LinkedIn-Version {self.settings.linkedin_version} comes from CROSSPOST_LINKEDIN_VERSION)"
-        raise Permanent(f"{what}: LinkedIn refused it: {status} {_problem(response)}{hint}")
+            raise Permanent(f"{what}: {_version_refused(self.settings, f'{status} {_problem(response)}')}")
+        raise Permanent(f"{what}: LinkedIn refused it: {status} {_problem(response)}")
 
 
 def _content(media: tuple[PreparedMedia, ...], ids: list[str]) -> dict[str, Any]:
@@ -483,3 +483,19 @@ def _problem(response: requests.Response) -> str:
             if isinstance(error, dict):
                 words.append(f"{error.get('code')}: {error.get('description', '')}".strip())
     return "; ".join(word for word in words if word)[:500]
+
+
+def _version_refused(settings: Settings, answer: str) -> str:
+    """LinkedIn's refusal of the LinkedIn-Version sent (``426 NONEXISTENT_VERSION`` once it is
+    sunset, or not yet released), naming the version and the setting it comes from."""
+    if "linkedin_version" in settings.model_fields_set:
+        fix = (
+            "it comes from CROSSPOST_LINKEDIN_VERSION: set a version LinkedIn serves (YYYYMM; each is served "
+            "for about a year), or unset it to follow the date"
+        )
+    else:
+        fix = (
+            f"it is the default, {LINKEDIN_VERSION_LAG} months before this month by this machine's clock: check the "
+            "clock, or set CROSSPOST_LINKEDIN_VERSION to a version LinkedIn serves (YYYYMM)"
+        )
+    return f"LinkedIn refused API version {settings.linkedin_version} ({answer}); {fix}"

@@ -14,7 +14,6 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 # LinkedIn publishes a version of its REST API every month (YYYYMM) and serves each for about a
 # year (shared/reference/platforms.md §2.2), so a fixed default goes stale. The default is the
 # version of LINKEDIN_VERSION_LAG months before the current month (UTC, when a process reads its

@@ -15,7 +15,7 @@ import typer
 from scheduler.cli._output import print_json, print_table
 from scheduler.errors import ConfigurationError
 from scheduler.runtime import build_runtime
-from scheduler.settings import Settings
+from scheduler.settings import LINKEDIN_VERSION_LAG, Settings
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
@@ -43,11 +43,16 @@ def upgrade() -> None:
 
 def config(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Print the effective settings, secrets masked."""
-    shown = Settings().masked()
+    settings = Settings()
+    shown = settings.masked()
     if as_json:
         print_json(shown)
-    else:
-        print_table(["setting", "value"], sorted(shown.items()))
+        return
+    if "linkedin_version" not in settings.model_fields_set:
+        shown["linkedin_version"] += (
+            f" (default: {LINKEDIN_VERSION_LAG} months before this month; CROSSPOST_LINKEDIN_VERSION pins one)"
+        )
+    print_table(["setting", "value"], sorted(shown.items()))
 
 
 def up(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:

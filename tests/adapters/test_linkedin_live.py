@@ -114,7 +114,8 @@ def test_a_text_post_is_published_with_its_urn_and_url(live: Runtime, li: Linked
     )
     every = li.state.headers[-1]
     assert every["authorization"] == f"Bearer {account.access_token}"
-    assert (every["linkedin-version"], every["x-restli-protocol-version"]) == (ACTIVE_VERSION, "2.0.0")
+    # the version follows the date (settings.linkedin_version_for), one the fake serves today
+    assert (every["linkedin-version"], every["x-restli-protocol-version"]) == (live.settings.linkedin_version, "2.0.0")
 
 
 def test_a_channel_connected_by_oauth_posts_as_the_tokens_member(live: Runtime, li: LinkedInFake) -> None:

@@ -4,9 +4,12 @@ It checks requests the way LinkedIn does (§2.6 checklist):
 
 * ``GET /v2/userinfo`` (OpenID Connect, unversioned): ``sub`` is the member's person id [PZ-LI];
 * every REST call: ``Authorization: Bearer`` (401 otherwise), ``LinkedIn-Version`` and
-  ``X-Restli-Protocol-Version: 2.0.0`` (400 when missing [§2.6]; a version that is not active gets
-  LinkedIn's ``426 NONEXISTENT_VERSION`` (seen in integrators' bug reports: n8n-io/n8n#28967,
-  PipedreamHQ/pipedream#7739; not in platforms.md));
+  ``X-Restli-Protocol-Version: 2.0.0`` (400 when missing [§2.6]). Versions are monthly (YYYYMM)
+  and served for about a year [LI2]: one 12 months or more older than the fake's date (``today``,
+  by default the real one), or from a later month, gets LinkedIn's ``426`` with
+  ``{"status": 426, "code": "NONEXISTENT_VERSION", "message": "Requested version V is not active"}``
+  (verbatim in integrators' bug reports, e.g. n8n-io/n8n#28967 for 20250401 on 2026-04-23,
+  PipedreamHQ/pipedream#7739; platforms.md gives no body);
 * ``POST /rest/posts``: the required fields (422 listing the missing ones [LI-n8n]), the author's
   URN form and that the token may post as it, ``lifecycleState: PUBLISHED``, visibility,
   distribution, ``content.media`` (one image or video, uploaded and AVAILABLE) or
@@ -43,16 +46,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from PIL import Image as PILImage
 
-from scheduler.settings import Settings
-
-ACTIVE_VERSION = str(Settings.model_fields["linkedin_version"].default)
+VERSION_LIFETIME_MONTHS = 12
 RESERVED = set("\\|{}@[]()<>#*_~")
 COMMENTARY_LIMIT = 3000
 ALT_TEXT_LIMIT = 4086
@@ -61,6 +62,24 @@ VIDEO_BYTES = (75 * 1024, 500 * 1024 * 1024)
 PART_SIZE = 4_194_304
 _PERSON = re.compile(r"urn:li:person:[A-Za-z0-9_-]+")
 _ORGANIZATION = re.compile(r"urn:li:organization:[0-9]+")
+
+
+def version_served(version: str, today: date) -> bool:
+    """Does LinkedIn serve API version ``version`` (YYYYMM, or YYYYMMDD as some integrators send)
+    on ``today``: released this month or in the 11 before it."""
+    match = re.fullmatch(r"(\d{4})(\d{2})(\d{2})?", version)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        return False
+    age = (today.year * 12 + today.month) - (int(match[1]) * 12 + int(match[2]))
+    return 0 <= age < VERSION_LIFETIME_MONTHS
+
+
+def newest_version(today: date | None = None) -> str:
+    """The newest version served on ``today`` (default: the real date): this month's."""
+    return f"{today or datetime.now(UTC).date():%Y%m}"
+
+
+ACTIVE_VERSION = newest_version()
 
 
 @dataclass
@@ -111,7 +130,9 @@ class Video:
 @dataclass
 class State:
     account: Account = field(default_factory=Account)
-    active_versions: set[str] = field(default_factory=lambda: {ACTIVE_VERSION})
+    # the date versions are judged by: the real one (crosspost's default follows the real date),
+    # not the test clock, which the rest of the fake follows
+    today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     images: dict[str, Image] = field(default_factory=dict)
     videos: dict[str, Video] = field(default_factory=dict)
@@ -139,10 +160,14 @@ class State:
 class LinkedInFake:
     """``with LinkedInFake() as li: settings(linkedin_api_url=li.url)``."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None, *, part_size: int = PART_SIZE) -> None:
+    def __init__(
+        self, clock: Callable[[], datetime] | None = None, *, part_size: int = PART_SIZE, today: date | None = None
+    ) -> None:
         self.state = State(part_size=part_size)
         if clock is not None:
             self.state.clock = clock
+        if today is not None:
+            self.state.today = lambda: today
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.state))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -257,7 +282,7 @@ def _handler(state: State) -> type[BaseHTTPRequestHandler]:
                 raise _Refusal(
                     400, "A version must be present. Please specify a version by adding the LinkedIn-Version header."
                 )
-            if version not in state.active_versions:
+            if not version_served(version, state.today()):
                 raise _Refusal(426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION")
             if self.headers.get("X-Restli-Protocol-Version") != "2.0.0":
                 raise _Refusal(400, "X-Restli-Protocol-Version: 2.0.0 is required for this resource")
