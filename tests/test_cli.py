@@ -124,3 +124,44 @@ def test_config_masks_secrets(run) -> None:  # type: ignore[no-untyped-def]
     assert shown["secret_key"] == "********"
     assert "cli-test-secret" not in result.stdout
     assert shown["database_url"].startswith("sqlite:///")
+
+
+def _event_ids(printed: str) -> list[int]:
+    """The ids of `events --json`: one JSON object per event, one after the other."""
+    decoder, ids, at = json.JSONDecoder(), [], 0
+    while printed[at:].strip():
+        event, end = decoder.raw_decode(printed, at + len(printed[at:]) - len(printed[at:].lstrip()))
+        ids.append(int(event["id"]))
+        at = end
+    return ids
+
+
+def test_events_without_follow_say_where_they_stopped_and_how_to_page_on(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("channel", "add", "--platform", "x", "--name", "cms-x", "--dry-run")
+    for text in ("one", "two", "three"):
+        created = cli("post", "create", "--text", text, "--channel", "cms-x", "--at", "2030-01-01T10:00:00+00:00")
+        assert created.returncode == 0, created.stderr
+    everything = cli("events", "--json")
+    assert everything.stderr == ""  # all of them fit in the default page: nothing to say
+    ids = _event_ids(everything.stdout)
+    assert len(ids) > 4
+
+    paged: list[int] = []
+    after = "0"
+    while True:
+        page = cli("events", "--json", "--limit", "2", "--after", after)
+        assert page.returncode == 0, page.stderr
+        got = _event_ids(page.stdout)  # stdout holds nothing but the events
+        paged += got
+        if not page.stderr:
+            break
+        assert page.stderr == f"showing the first 2 events; more with --after {got[-1]}\n"
+        after = str(got[-1])
+    assert paged == ids
+
+    # a last page that is exactly full says nothing: there is no more
+    assert cli("events", "--limit", "2", "--after", str(ids[-3])).stderr == ""
+    # with --post, the hint keeps it
+    first = _event_ids(cli("events", "--json", "--post", "1").stdout)[0]
+    shown = cli("events", "--post", "1", "--limit", "1")
+    assert shown.stderr == f"showing the first event; more with --after {first} --post 1\n"

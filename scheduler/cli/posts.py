@@ -448,17 +448,23 @@ def signoffs(
         sys.stdout.write(editorial.as_csv(rows, editorial.SIGNOFF_FIELDS))
 
 
+EVENTS_PAGE = 200
+
+
 def events(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events")] = False,
     after: Annotated[int, typer.Option(help="Only events after this id")] = 0,
     post: Annotated[int | None, typer.Option(help="Only this post's events")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Without --follow: print at most this many")] = EVENTS_PAGE,
     as_json: JsonFlag = False,
 ) -> None:
-    """Print the event log (every state change, in order)."""
+    """Print the event log (every state change, in order). Without --follow it stops after --limit
+    events and says, on stderr, how to page on."""
     db = build_runtime().db
     last = after
     while True:
-        for event in posts.read_events(db, after=last, post_id=post):
+        batch = posts.read_events(db, after=last, post_id=post, limit=EVENTS_PAGE if follow else limit)
+        for event in batch:
             last = event.id
             if as_json:
                 print_json(
@@ -477,8 +483,13 @@ def events(
                 where = f"post {event.post_id}" + (f" pub {event.publication_id}" if event.publication_id else "")
                 print(f"{event.id:>6} {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<26} {where}  {event.message or ''}")
         if not follow:
+            if len(batch) == limit and posts.read_events(db, after=last, post_id=post, limit=1):
+                same_post = f" --post {post}" if post is not None else ""
+                shown = f"first {limit} events" if limit > 1 else "first event"
+                print(f"showing the {shown}; more with --after {last}{same_post}", file=sys.stderr)
             return
-        time.sleep(1.0)
+        if len(batch) < EVENTS_PAGE:  # caught up: wait for new ones
+            time.sleep(1.0)
 
 
 @text_app.command("check")
