@@ -147,20 +147,26 @@ class Encoded:
     size: tuple[int, int]
 
 
-def encode(image: Image.Image, fmt: str, max_bytes: int, *, min_quality: int = 60) -> Encoded:
-    """Encode within ``max_bytes``: search the quality first, shrink the pixels only if that is not enough."""
+def encode(image: Image.Image, fmt: str, max_bytes: int, *, min_quality: int = 60, min_width: int = 1) -> Encoded:
+    """Encode within ``max_bytes``: search the quality first, shrink the pixels only if that is not
+    enough, and never below ``min_width`` (the platform's minimum): refused instead."""
     if fmt == "JPEG":
         image = flatten(image)
     for _ in range(8):
         best = _best_quality(image, fmt, max_bytes, min_quality)
         if best is not None:
             return best
+        if image.width <= min_width:
+            raise InvalidMedia(
+                f"cannot encode the image under {max_bytes} bytes at {min_width} px wide, the platform's minimum"
+            )
         # even the lowest acceptable quality is too big: shrink by the ratio that is missing
         data = _save(image, fmt, min_quality)
         scale = max(0.5, min(0.95, (max_bytes / len(data)) ** 0.5 * 0.95))
-        image = image.resize(
-            (max(1, int(image.width * scale)), max(1, int(image.height * scale))), Image.Resampling.LANCZOS
-        )
+        size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+        if size[0] < min_width:
+            size = (min_width, max(1, round(image.height * min_width / image.width)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
     raise InvalidMedia(f"cannot encode the image under {max_bytes} bytes")
 
 

@@ -107,13 +107,21 @@ def adapt_image(
         image = pad(image, frame, background)
     else:
         image = crop(image, frame, subject, spec.focus_target)
+    before = image.width
     image = scale_for(image, frame, spec)
+    if image.width > before:  # scale_for upscales only to a platform minimum
+        notes.append(f"upscaled from {before} px wide to {platform}'s minimum of {spec.min_width}")
     # rounding (and upscaling a tiny source to a platform minimum) can leave the aspect a few
     # pixels off; trim them so the platform gets exactly its frame, or its accepted range
     low, high = spec.fit_aspect if mode == "fit" else (frame.aspect, frame.aspect)
     wanted = min(max(image.width / image.height, low), high)
     image = image.crop(crop_box(image.size, wanted, (0.5, 0.5)))
-    encoded = encode(image, spec.output, spec.max_bytes)
+    if image.width < spec.min_width:
+        # that trim took a few pixels off a source upscaled to exactly the minimum width (a
+        # 40x40 image became 640x352, trimmed to 626x352): size it to the minimum directly
+        size = (spec.min_width, max(1, round(spec.min_width / wanted)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    encoded = encode(image, spec.output, spec.max_bytes, min_width=spec.min_width)
     path = out_dir / f"{platform}-{kind}-{_digest(source, (spec, mode, subject, background))}{_EXTENSIONS[spec.output]}"
     _write_atomically(path, encoded.data)
     return Rendition(

@@ -9,6 +9,8 @@ needs it.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -96,6 +98,8 @@ class Plan:
     has_audio: bool
     trimmed: bool
     focus: Focus
+    # constant bitrate with filler data: only to bring a file up to a platform's minimum size
+    constant_bitrate: bool = False
 
     @property
     def gop(self) -> int:
@@ -163,12 +167,16 @@ def plan(
 
 def x264_options(chosen: Plan) -> dict[str, str]:
     kbps = chosen.bitrate // 1000
+    if chosen.constant_bitrate:
+        rate = f"nal-hrd=cbr:vbv-maxrate={kbps}:vbv-bufsize={kbps}"
+    else:
+        rate = f"vbv-maxrate={kbps}:vbv-bufsize={kbps * 2}"
     return {
         "preset": "veryfast",
         "profile": "high",
         "g": str(chosen.gop),
         "bf": "2",
-        "x264-params": f"open-gop=0:vbv-maxrate={kbps}:vbv-bufsize={kbps * 2}",
+        "x264-params": f"open-gop=0:{rate}",
     }
 
 
@@ -187,6 +195,12 @@ def transcode(
     staging = Path(tempfile.mkstemp(dir=out.parent, suffix=".mp4")[1])
     try:
         _encode(source, staging, chosen)
+        if staging.stat().st_size < spec.min_bytes:
+            # a short, simple clip compresses under the platform's minimum file size: encode it
+            # again at a constant bitrate that fills it up (H.264 filler data), with 10% margin
+            filled = math.ceil(spec.min_bytes * 8 * 1.1 / max(chosen.duration, 0.1))
+            chosen = dataclasses.replace(chosen, bitrate=filled, constant_bitrate=True)
+            _encode(source, staging, chosen)
         os.replace(staging, out)
     except (av.FFmpegError, OSError) as exc:
         raise InvalidMedia(f"{source.name}: could not transcode ({exc})") from None
@@ -366,6 +380,8 @@ def check_video(path: Path, spec: VideoSpec, mode: str, *, tolerance: float = 0.
     size = path.stat().st_size
     if size > spec.max_bytes:
         problems.append(f"{size} bytes, over the limit of {spec.max_bytes}")
+    if size < spec.min_bytes:
+        problems.append(f"{size} bytes, under the minimum of {spec.min_bytes}")
     if not moov_first(path):
         problems.append("the moov atom is not at the start (not faststart)")
     return problems

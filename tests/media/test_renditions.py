@@ -17,6 +17,7 @@ from media.images import encode, read_image
 from media.renditions import adapt_image, check_rendition, image_spec
 from media.specs import SPECS
 from scheduler.errors import InvalidMedia
+from tests.helpers import Run
 
 CHANNELS = ["x", "linkedin", "tiktok", "youtube"]
 
@@ -261,3 +262,24 @@ def test_cli_adapt_refuses_bad_input_with_a_message(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "fake.jpg: not an image" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_tiny_image_gives_a_youtube_thumbnail_of_exactly_the_minimum(cli: Run, tmp_path: Path) -> None:
+    tiny = tmp_path / "icon.png"
+    _scene((40, 40)).save(tiny, "PNG")
+    result = cli("media", "adapt", str(tiny), "--channel", "youtube", "--out", str(tmp_path / "out"), "--json")
+    assert result.returncode == 0, result.stderr
+    thumbnail = next(r for r in json.loads(result.stdout) if r["kind"] == "thumbnail")
+    # YouTube's minimum width is 640: 16:9 at exactly that (the 40x40 source once gave 626x352)
+    assert (thumbnail["width"], thumbnail["height"]) == (640, 360)
+    assert thumbnail["problems"] == []
+    assert any("upscaled from 40 px wide to youtube's minimum of 640" in note for note in thumbnail["notes"])
+    with Image.open(thumbnail["path"]) as out:
+        assert out.size == (640, 360)
+
+
+def test_squeezing_under_a_byte_limit_never_goes_below_the_minimum_width() -> None:
+    noise = _noise((700, 394))
+    with pytest.raises(InvalidMedia, match="under 20000 bytes at 640 px wide, the platform's minimum"):
+        encode(noise, "JPEG", 20_000, min_width=640)
+    assert encode(noise, "JPEG", 20_000).size[0] < 640  # what it did without the minimum

@@ -12,7 +12,7 @@ import pytest
 
 from media.renditions import adapt
 from media.specs import SPECS
-from media.video import moov_first, plan, probe
+from media.video import check_video, moov_first, plan, probe
 from scheduler.errors import InvalidMedia
 from tests.media.clips import make_clip
 
@@ -141,3 +141,20 @@ def test_cli_adapts_a_video_for_all_channels(clips: dict[str, Path], tmp_path: P
     videos = [r for r in renditions if r["kind"] == "video"]
     assert {r["channel"] for r in videos} == set(CHANNELS)
     assert all(r["problems"] == [] for r in renditions)
+
+
+def test_a_linkedin_video_is_never_under_its_75_kb_minimum(tmp_path: Path) -> None:
+    spec = SPECS["linkedin"].video
+    assert spec is not None
+    assert spec.min_bytes == 75 * 1024
+    tiny = make_clip(tmp_path / "tiny.mp4", size=(64, 36), fps=10, seconds=3.0, audio=False)
+    assert tiny.stat().st_size < spec.min_bytes  # a short, simple clip compresses far below it
+    video = next(r for r in adapt(tiny, "linkedin", tmp_path) if r.kind == "video")
+    assert video.problems == ()
+    assert spec.min_bytes <= video.bytes < 2 * spec.min_bytes  # filled up to it, not far past
+    assert probe(video.path).codec == "h264"
+    # and a file under it is named as a problem
+    x_video = next(r for r in adapt(tiny, "x", tmp_path) if r.kind == "video")
+    assert x_video.bytes < spec.min_bytes
+    problems = check_video(x_video.path, spec, "fit")
+    assert f"{x_video.bytes} bytes, under the minimum of {spec.min_bytes}" in problems
