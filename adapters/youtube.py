@@ -28,6 +28,10 @@ Channel options (``--option KEY=VALUE``; all optional):
   true/false.
 * ``chunk_size``: bytes per PUT, a multiple of 256 KiB (default 8 MiB): what is lost, and
   sent again, when a connection breaks.
+* ``shorts``: true (default) or false. The media pipeline renders a vertical clip 9:16, whole,
+  and YouTube makes a vertical or square video of up to 3 minutes a Short (it has no API flag,
+  §4.4); such a video is linked at its ``/shorts/`` address. ``false`` renders vertical clips in
+  16:9 like any other (cropped, or padded with ``framing=pad``), so that none becomes a Short.
 
 Text: the title is the post's title, or its first line cut to fit; ``<`` and ``>`` in a derived
 title become U+2039 and U+203A. The description is the post's text as it is: YouTube refuses
@@ -52,6 +56,7 @@ import requests
 from adapters._http import retry_after_seconds, shared_session, translate_transport_errors
 from adapters.base import Adapter, Prepared
 from adapters.errors import AdapterError, AuthExpired, OutcomeUnknown, Permanent, Retryable
+from media.specs import SPECS
 from scheduler.content import Content
 from scheduler.errors import ContentRejected
 from scheduler.ports import PreparedMedia, PublishContext, Published
@@ -66,7 +71,9 @@ PRIVACY = ("public", "private", "unlisted")
 CHUNK_UNIT = 256 * 1024  # §4.2: chunk sizes are multiples of 256 KiB, except the last
 DEFAULT_CHUNK = 32 * CHUNK_UNIT  # 8 MiB
 DEFAULT_CATEGORY = "28"  # Science & Technology
-SHORTS_SECONDS = 180.0  # §4.4 [YT11(2nd)]: vertical or square, up to 3 min
+_VIDEO_SPEC = SPECS["youtube"].video
+# §4.4 [YT11(2nd)]: vertical or square, up to 3 min; the media pipeline renders with this same number
+SHORTS_SECONDS = (_VIDEO_SPEC.shorts_max_duration if _VIDEO_SPEC else None) or 180.0
 PACIFIC = ZoneInfo("America/Los_Angeles")  # quota resets at midnight Pacific Time (§4.3 [YT4])
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
@@ -105,6 +112,7 @@ class Options:
     made_for_kids: bool | None = None
     notify_subscribers: bool | None = None
     chunk_size: int = DEFAULT_CHUNK
+    shorts: bool = True  # read by the media pipeline (scheduler.media_prep); checked here
 
 
 def read_options(raw: dict[str, object]) -> tuple[Options, list[str]]:
@@ -138,7 +146,7 @@ def read_options(raw: dict[str, object]) -> tuple[Options, list[str]]:
     if any(char in tag for tag in tags for char in FORBIDDEN):
         problems.append("tags may not contain '<' or '>'")
     flags: dict[str, bool | None] = {}
-    for name in ("made_for_kids", "notify_subscribers"):
+    for name in ("made_for_kids", "notify_subscribers", "shorts"):
         value = raw.get(name)
         if value in (None, ""):
             flags[name] = None
@@ -163,6 +171,7 @@ def read_options(raw: dict[str, object]) -> tuple[Options, list[str]]:
         made_for_kids=flags.get("made_for_kids"),
         notify_subscribers=flags.get("notify_subscribers"),
         chunk_size=chunk,
+        shorts=flags.get("shorts") is not False,
     )
     return options, problems
 

@@ -19,11 +19,14 @@ from media.files import file_sha256, sniff_video
 from media.framing import Focus, closest_frame, crop, crop_box, pad, scale_for
 from media.images import encode, read_image
 from media.specs import SPECS, Frame, ImageSpec, VideoSpec
-from media.video import VideoRendition, check_video, frame_at, still_video, transcode
+from media.video import VideoRendition, check_video, frame_at, probe, still_video, transcode
 from scheduler.errors import InvalidInput, InvalidMedia
 
 MODES = ("crop", "pad", "fit")
 ASPECT_TOLERANCE = 0.01  # 1%: rounding to whole pixels moves an aspect by less than that
+# the narrowest aspect kept in "fit" mode when a video must stay wider than tall (no Short):
+# 1% above square, so rounding to even pixels cannot make it square
+WIDER = 1.01
 _EXTENSIONS = {"JPEG": ".jpg", "WEBP": ".webp", "PNG": ".png"}
 
 
@@ -153,9 +156,13 @@ def adapt(
     mode: str = "crop",
     focus: Focus | None = None,
     allow_trim: bool = False,
+    shorts: bool = True,
 ) -> list[Rendition]:
     """Every rendition ``platform`` needs from ``source``: the image, or the video with its cover
-    and (YouTube) thumbnail, or (YouTube, given an image) a still video and a thumbnail."""
+    and (YouTube) thumbnail, or (YouTube, given an image) a still video and a thumbnail.
+
+    ``shorts=False`` (a YouTube channel's ``shorts`` option): a vertical source is rendered in the
+    landscape frame like any other, so that YouTube does not make it a Short."""
     if not source.is_file():
         raise InvalidMedia(f"{source}: no such file")
     spec = SPECS.get(platform)
@@ -165,11 +172,37 @@ def adapt(
     if not is_video(source):
         renditions = [adapt_image(source, platform, out_dir, mode=mode, focus=focus)]
         if spec.media.image_becomes_video and spec.video is not None:
-            renditions.append(_still(renditions[0], source, platform, spec.video, out_dir))
+            size = upright_size(source)
+            video_spec = frame_for(spec.video, size, shorts=shorts)
+            renditions.append(_still(renditions[0], source, platform, video_spec, out_dir))
         return renditions
     if spec.video is None:
         raise InvalidInput(f"{platform} takes no video")
-    return _adapt_video(source, platform, spec.video, out_dir, mode=mode, focus=focus, allow_trim=allow_trim)
+    info = probe(source)
+    video_spec = frame_for(spec.video, (info.width, info.height), shorts=shorts)
+    return _adapt_video(source, platform, video_spec, out_dir, mode=mode, focus=focus, allow_trim=allow_trim)
+
+
+def frame_for(spec: VideoSpec, size: tuple[int, int], *, shorts: bool = True) -> VideoSpec:
+    """``spec`` with the frame a source of ``size`` is rendered in: the platform's vertical frame
+    for a vertical source (YouTube: 9:16, a Short), so that nothing is cropped away; otherwise
+    ``spec.frame``. With ``shorts=False`` every rendition is kept wider than tall, also in
+    ``fit`` mode: YouTube makes every vertical or square video of up to 3 minutes a Short."""
+    if spec.vertical_frame is None:
+        return spec
+    if not shorts:
+        return dataclasses.replace(spec, vertical_frame=None, aspect=(max(spec.aspect[0], WIDER), spec.aspect[1]))
+    width, height = size
+    if width < height:
+        return dataclasses.replace(spec, frame=spec.vertical_frame)
+    return spec
+
+
+def upright_size(path: Path) -> tuple[int, int]:
+    """An image's size as shown: EXIF orientations 5 to 8 turn it by 90 degrees."""
+    with Image.open(path) as image:
+        turned = image.getexif().get(0x0112) in (5, 6, 7, 8)
+        return (image.height, image.width) if turned else image.size
 
 
 def adapt_all(
@@ -180,6 +213,7 @@ def adapt_all(
     mode: str = "crop",
     focus: Focus | None = None,
     allow_trim: bool = False,
+    shorts: bool = True,
 ) -> list[Rendition]:
     """Every source for every platform, in order. Each image is decoded, and its subject found,
     once for all platforms. (Rendering the platforms on threads measured 5x slower here.)"""
@@ -187,7 +221,7 @@ def adapt_all(
         rendition
         for source in sources
         for platform in platforms
-        for rendition in adapt(source, platform, out_dir, mode=mode, focus=focus, allow_trim=allow_trim)
+        for rendition in adapt(source, platform, out_dir, mode=mode, focus=focus, allow_trim=allow_trim, shorts=shorts)
     ]
 
 
@@ -206,6 +240,7 @@ def _adapt_video(
     label = SPECS[platform].label
     video = transcode(source, spec, path, mode=mode, focus=focus, allow_trim=allow_trim, label=label)
     notes = [f"trimmed to {spec.duration[1]:g} s"] if video.trimmed else []
+    notes += _shorts_notes(spec, video)
     renditions = [_from_video(source, platform, video, spec, mode=mode, focus=video.focus, notes=notes)]
     cover = frame_at(path, video.duration / 3)
     if cover is not None:
@@ -237,8 +272,20 @@ def _adapt_video(
 def _still(thumbnail: Rendition, source: Path, platform: str, spec: VideoSpec, out_dir: Path) -> Rendition:
     path = out_dir / f"{platform}-still-{_digest(source, (spec,))}.mp4"
     video = still_video(source, spec, path)
-    notes = ["a still video made from the image"]
+    notes = ["a still video made from the image", *_shorts_notes(spec, video)]
     return _from_video(source, platform, video, spec, mode="pad", focus=thumbnail.focus, notes=notes)
+
+
+def _shorts_notes(spec: VideoSpec, video: VideoRendition) -> list[str]:
+    """What YouTube will make of the rendition: Shorts are vertical or square and at most
+    ``shorts_max_duration`` long (the adapter links them the same way)."""
+    limit = spec.shorts_max_duration
+    if limit is None or video.width > video.height:
+        return []
+    shape = "square" if video.width == video.height else "vertical"
+    if video.duration <= limit:
+        return [f"{shape} and {video.duration:.0f} s (a Short is at most {limit:g} s): YouTube shows it as a Short"]
+    return [f"{shape} but {video.duration:.0f} s, over a Short's {limit:g} s: YouTube shows it as a normal video"]
 
 
 def _from_video(

@@ -78,6 +78,11 @@ class VideoSpec:
     # (constant bitrate, H.264 filler data), and a rendition still under it is a problem
     min_bytes: int = 0
     focus_target: tuple[float, float] = (0.5, 0.5)  # as ImageSpec.focus_target
+    # a vertical source (taller than wide) is rendered whole in this frame instead of being
+    # cropped to ``frame``; None: every source gets ``frame``
+    vertical_frame: Frame | None = None
+    # YouTube: a vertical or square video at most this long is shown as a Short
+    shorts_max_duration: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -210,6 +215,11 @@ SPECS: dict[str, ChannelSpec] = {
             max_size=None,
             aspect=(9 / 16, 16 / 9),
             frame=Frame(width=1920, height=1080),  # [YT9]
+            # Shorts, §4.4 [YT11(2nd)] (UNCONFIRMED first-party): vertical or square, up to
+            # 3 min (since 2024-10-15), 1080x1920 9:16 recommended; YouTube classifies them
+            # itself (no API flag), so a vertical clip is kept vertical, whole, to be one
+            vertical_frame=Frame(width=1080, height=1920),
+            shorts_max_duration=180.0,
         ),
     ),
     "webhook": ChannelSpec(

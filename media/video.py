@@ -19,7 +19,7 @@ from pathlib import Path
 
 import av
 import av.audio.fifo
-from PIL import Image
+from PIL import Image, ImageOps
 
 from media.framing import Focus, crop_box, find_focus
 from media.specs import VideoSpec
@@ -306,7 +306,7 @@ def _encode(source: Path, target: Path, chosen: Plan) -> None:
 def still_video(image_path: Path, spec: VideoSpec, out: Path, *, seconds: float = 6.0) -> VideoRendition:
     """A still video from an image, for a video-only channel (YouTube) given only an image."""
     with Image.open(image_path) as source:
-        image = source.convert("RGB")
+        image = ImageOps.exif_transpose(source).convert("RGB")  # upright, as media.images reads it
     target = spec.frame
     canvas = Image.new("RGB", (target.width, target.height), (0, 0, 0))
     image.thumbnail((target.width, target.height))

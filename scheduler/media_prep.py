@@ -75,12 +75,19 @@ def render(db: Database, publication_id: int, *, settings: Settings, clock: Call
                 .order_by(PostMedia.position)
             )
         )
-    mode = str((row.options or {}).get("framing", "crop"))
+    options = row.options or {}
+    mode = str(options.get("framing", "crop"))
+    # YouTube: a vertical clip becomes a 9:16 Short unless the channel says shorts=false
+    shorts = str(options.get("shorts", "true")).lower() not in ("false", "0", "no")
     made: list[dict[str, object]] = []
     try:
         for item in media:
             for rendition in rendering.adapt(
-                settings.media_store / item.path, row.platform, settings.media_store / RENDITION_DIR, mode=mode
+                settings.media_store / item.path,
+                row.platform,
+                settings.media_store / RENDITION_DIR,
+                mode=mode,
+                shorts=shorts,
             ):
                 if rendition.kind == "cover":
                     continue  # kept for previews; platforms take the video and, on YouTube, a thumbnail

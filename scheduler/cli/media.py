@@ -41,6 +41,14 @@ def adapt(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     sheet: Annotated[bool, typer.Option("--sheet", help="Also write a contact sheet PNG")] = False,
     trim: Annotated[bool, typer.Option("--trim", help="Cut videos longer than a channel allows")] = False,
+    shorts: Annotated[
+        bool,
+        typer.Option(
+            "--shorts/--no-shorts",
+            help="YouTube: a vertical clip is rendered 9:16, whole, as a Short (--no-shorts: 16:9, "
+            "like a channel with --option shorts=false)",
+        ),
+    ] = True,
 ) -> None:
     """Render each image or video for each channel; exits non-zero if any file cannot be used."""
     if mode not in MODES:
@@ -49,7 +57,9 @@ def adapt(
     for name in channels:
         image_spec(name)  # refuses an unknown channel before any work
     point = _focus(focus)
-    renditions = rendering.adapt_all(list(files), list(channels), out, mode=mode, focus=point, allow_trim=trim)
+    renditions = rendering.adapt_all(
+        list(files), list(channels), out, mode=mode, focus=point, allow_trim=trim, shorts=shorts
+    )
     if sheet:
         print(f"contact sheet: {contact_sheet(renditions, out / 'contact-sheet.png')}", file=sys.stderr)
     if as_json:
@@ -64,10 +74,11 @@ def adapt(
             r.format,
             r.bytes,
             "; ".join(r.problems) or "ok",
+            "; ".join(r.notes),
         ]
         for r in renditions
     ]
-    print_table(["source", "channel", "kind", "size", "format", "bytes", "problems"], rows)
+    print_table(["source", "channel", "kind", "size", "format", "bytes", "problems", "notes"], rows)
 
 
 @app.command("specs")
@@ -84,6 +95,8 @@ def specs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             if entry is None:
                 continue
             frames = getattr(entry, "frames", None) or (entry.frame,)
+            if getattr(entry, "vertical_frame", None) is not None:
+                frames = (*frames, entry.vertical_frame)  # YouTube: vertical clips, as Shorts
             sizes = ", ".join(f"{frame.width}x{frame.height}" for frame in frames)
             formats = ",".join(getattr(entry, "inputs", ()) or entry.containers)
             rows.append([name, kind, formats, f"{entry.max_bytes / 1024 / 1024:g} MB", sizes])

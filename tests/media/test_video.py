@@ -6,14 +6,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
 
+from adapters.youtube import is_short
 from media.renditions import adapt
 from media.specs import SPECS
 from media.video import check_video, moov_first, plan, probe
 from scheduler.errors import InvalidMedia
+from tests.helpers import Run
 from tests.media.clips import make_clip
 
 CHANNELS = ["x", "linkedin", "tiktok", "youtube"]
@@ -141,6 +144,43 @@ def test_cli_adapts_a_video_for_all_channels(clips: dict[str, Path], tmp_path: P
     videos = [r for r in renditions if r["kind"] == "video"]
     assert {r["channel"] for r in videos} == set(CHANNELS)
     assert all(r["problems"] == [] for r in renditions)
+
+
+def _adapted(result: subprocess.CompletedProcess[str], kind: str) -> dict[str, Any]:
+    assert result.returncode == 0, result.stderr
+    return next(r for r in json.loads(result.stdout) if r["kind"] == kind)
+
+
+def test_a_vertical_clip_becomes_a_whole_nine_by_sixteen_youtube_short(cli: Run, tmp_path: Path) -> None:
+    tall = make_clip(tmp_path / "tall.mp4", size=(720, 1280), seconds=2.0, subject_x=0.2)
+    video = _adapted(
+        cli("media", "adapt", str(tall), "--channel", "youtube", "--out", str(tmp_path), "--json"), "video"
+    )
+    assert video["problems"] == []
+    # 9:16, and the whole 720x1280 picture: nothing cropped away (it was cut to 720x404 before)
+    assert (video["width"], video["height"]) == (720, 1280)
+    info = probe(Path(video["path"]))
+    assert (info.width, info.height) == (720, 1280)
+    assert any("YouTube shows it as a Short" in note for note in video["notes"])
+    assert is_short(Path(video["path"]))  # and the adapter links it at /shorts/
+    # the channel can say otherwise: 16:9 like any other video, then no Short
+    landscape = _adapted(
+        cli("media", "adapt", str(tall), "--channel", "youtube", "--no-shorts", "--out", str(tmp_path), "--json"),
+        "video",
+    )
+    assert landscape["width"] / landscape["height"] == pytest.approx(16 / 9, rel=0.01)
+    assert not is_short(Path(landscape["path"]))
+    padded = next(r for r in adapt(tall, "youtube", tmp_path, mode="pad", shorts=False) if r.kind == "video")
+    assert (padded.width, padded.height) == (1920, 1080)  # the whole picture, pillarboxed
+
+
+def test_a_vertical_clip_over_three_minutes_stays_vertical_but_is_no_short(tmp_path: Path) -> None:
+    long_tall = make_clip(tmp_path / "long-tall.mp4", size=(36, 64), fps=4, seconds=181, audio=False)
+    video = next(r for r in adapt(long_tall, "youtube", tmp_path) if r.kind == "video")
+    assert video.problems == ()
+    assert video.width / video.height == pytest.approx(9 / 16, rel=0.05)  # not cropped to 16:9
+    assert any("over a Short's 180 s" in note for note in video.notes)
+    assert not is_short(video.path)  # linked at /watch, as YouTube shows it
 
 
 def test_a_linkedin_video_is_never_under_its_75_kb_minimum(tmp_path: Path) -> None:

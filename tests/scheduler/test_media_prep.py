@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from PIL import Image
+from sqlalchemy import select
 
 from scheduler import media_prep, posts, publications
 from scheduler.runtime import Runtime
 from scheduler.states import PublicationState
+from scheduler.store import Channel, Publication, Rendition
 from tests.conftest import Clock
 from tests.helpers import add_dry_run_channels, publication_states, write_image
 from tests.media.clips import make_clip
@@ -91,3 +94,27 @@ def test_channels_without_a_media_spec_need_no_renditions(runtime: Runtime, cloc
     _post_with(runtime, ["hook"], write_image(tmp_path / "b.png"), seconds=5)
     assert media_prep.needing_media(runtime.db, now=clock(), settings=runtime.settings) == []
     assert len(publications.claim_due(runtime.db, now=clock(), settings=runtime.settings)) == 1
+
+
+def test_a_youtube_channel_renders_vertical_clips_as_shorts_unless_it_says_shorts_false(
+    runtime: Runtime, clock: Clock, tmp_path: Path
+) -> None:
+    clip = make_clip(tmp_path / "tall.mp4", size=(180, 320), seconds=2.0)
+    sizes = {}
+    for name, options in (("yt-shorts", {}), ("yt-wide", {"shorts": "false"})):
+        posts.add_channel(
+            runtime.db, runtime.settings, name=name, platform="youtube", dry_run=True, options=options, now=clock()
+        )
+        _post_with(runtime, [name], clip)
+        for publication_id in media_prep.needing_media(runtime.db, now=clock(), settings=runtime.settings):
+            assert media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=clock)
+        with runtime.db.transaction() as session:
+            sizes[name] = session.execute(
+                select(Rendition.width, Rendition.height)
+                .join(Publication, Publication.id == Rendition.publication_id)
+                .join(Channel, Channel.id == Publication.channel_id)
+                .where(Channel.name == name, Rendition.kind == "video")
+            ).one()
+    assert tuple(sizes["yt-shorts"]) == (180, 320)  # 9:16, whole
+    width, height = sizes["yt-wide"]
+    assert width / height == pytest.approx(16 / 9, rel=0.02)
