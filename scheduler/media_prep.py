@@ -19,7 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from media import renditions as rendering
 from media.files import file_sha256
 from media.specs import SPECS
-from scheduler.errors import InvalidInput
+from scheduler.errors import InvalidInput, InvalidMedia
 from scheduler.settings import Settings
 from scheduler.states import PublicationState
 from scheduler.store import Channel, Database, Post, PostMedia, Publication, Rendition
@@ -91,6 +91,11 @@ def render(db: Database, publication_id: int, *, settings: Settings, clock: Call
             ):
                 if rendition.kind == "cover":
                     continue  # kept for previews; platforms take the video and, on YouTube, a thumbnail
+                if rendition.problems:  # never sent as it is: the platform would refuse it, or worse
+                    raise InvalidMedia(
+                        f"{item.original_name}: its {rendition.kind} for {SPECS[row.platform].label} breaks "
+                        f"the platform's rules: {'; '.join(rendition.problems)}"
+                    )
                 made.append(_row(rendition, item, publication_id, len(made), settings, clock()))
     except InvalidInput as refused:
         with db.transaction() as session:

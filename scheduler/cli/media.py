@@ -12,7 +12,7 @@ import typer
 from media import renditions as rendering
 from media.renditions import MODES, contact_sheet, image_spec
 from media.specs import SPECS
-from scheduler.cli._output import print_json, print_table
+from scheduler.cli._output import fail, print_json, print_table
 from scheduler.errors import InvalidInput
 
 app = typer.Typer(help="Media adaptation: one file in, a rendition per channel out.", no_args_is_help=True)
@@ -50,7 +50,12 @@ def adapt(
         ),
     ] = True,
 ) -> None:
-    """Render each image or video for each channel; exits non-zero if any file cannot be used."""
+    """Render each image or video for each channel.
+
+    Exits non-zero when a file cannot be used (exit code 2, one line naming it) or when any
+    rendition breaks its platform's rules (exit code 1, after printing every rendition: see the
+    problems column, or "problems" in --json).
+    """
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode!r}; use {', '.join(MODES)}")
     channels = CHANNELS if channel == "all" else (channel,)
@@ -64,7 +69,15 @@ def adapt(
         print(f"contact sheet: {contact_sheet(renditions, out / 'contact-sheet.png')}", file=sys.stderr)
     if as_json:
         print_json([rendition.as_dict() for rendition in renditions])
-        return
+    else:
+        _print_renditions(renditions)
+    broken = [r for r in renditions if r.problems]
+    if broken:
+        listed = "; ".join(f"{Path(r.source).name} for {r.channel} ({r.kind}): {', '.join(r.problems)}" for r in broken)
+        fail(f"{len(broken)} of {len(renditions)} renditions break their platform's rules: {listed}", code=1)
+
+
+def _print_renditions(renditions: list[rendering.Rendition]) -> None:
     rows = [
         [
             Path(r.source).name,

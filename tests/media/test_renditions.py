@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,24 @@ def test_squeezing_under_a_byte_limit_never_goes_below_the_minimum_width() -> No
     with pytest.raises(InvalidMedia, match="under 20000 bytes at 640 px wide, the platform's minimum"):
         encode(noise, "JPEG", 20_000, min_width=640)
     assert encode(noise, "JPEG", 20_000).size[0] < 640  # what it did without the minimum
+
+
+def test_cli_adapt_exits_non_zero_when_a_rendition_breaks_its_platforms_rules(
+    cli: Run, inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rules no file can meet (at most 600 px on the long side, at least 640 wide): every
+    # YouTube thumbnail has a problem, and the command must not report success
+    youtube = SPECS["youtube"]
+    assert youtube.thumbnail is not None
+    monkeypatch.setitem(SPECS, "youtube", replace(youtube, thumbnail=replace(youtube.thumbnail, max_side=600)))
+    out = tmp_path / "out"
+    table = cli("media", "adapt", str(inputs["plain.jpg"]), "--channel", "youtube", "--out", str(out))
+    assert table.returncode == 1
+    assert "640 px on the long side, over 600" in table.stdout  # the problems column, every rendition printed
+    assert "1 of 2 renditions break their platform's rules: plain.jpg for youtube (thumbnail)" in table.stderr
+    as_json = cli("media", "adapt", str(inputs["plain.jpg"]), "--channel", "youtube", "--out", str(out), "--json")
+    assert as_json.returncode == 1
+    printed = json.loads(as_json.stdout)
+    assert [r["kind"] for r in printed if r["problems"]] == ["thumbnail"]
+    fine = cli("media", "adapt", str(inputs["plain.jpg"]), "--channel", "x", "--out", str(out))
+    assert fine.returncode == 0, fine.stderr

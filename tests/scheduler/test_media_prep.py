@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from media.specs import SPECS
 from scheduler import media_prep, posts, publications
 from scheduler.runtime import Runtime
 from scheduler.states import PublicationState
@@ -118,3 +120,19 @@ def test_a_youtube_channel_renders_vertical_clips_as_shorts_unless_it_says_short
     assert tuple(sizes["yt-shorts"]) == (180, 320)  # 9:16, whole
     width, height = sizes["yt-wide"]
     assert width / height == pytest.approx(16 / 9, rel=0.02)
+
+
+def test_a_rendition_that_breaks_its_platforms_rules_is_never_sent(
+    runtime: Runtime, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rules no thumbnail can meet (at most 600 px on the long side, at least 640 wide)
+    youtube = SPECS["youtube"]
+    assert youtube.thumbnail is not None
+    monkeypatch.setitem(SPECS, "youtube", replace(youtube, thumbnail=replace(youtube.thumbnail, max_side=600)))
+    (channel,) = add_dry_run_channels(runtime, "youtube")
+    post_id = _post_with(runtime, [channel], write_image(tmp_path / "poster.png", (1600, 900)))
+    for publication_id in media_prep.needing_media(runtime.db, now=clock(), settings=runtime.settings):
+        assert not media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=clock)
+    (view,) = posts.show_post(runtime.db, post_id)["publications"]
+    assert view["state"] == "needs_attention"
+    assert "poster.png: its thumbnail for YouTube breaks the platform's rules: 640 px" in view["last_error"]
