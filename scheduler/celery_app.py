@@ -8,8 +8,11 @@ ETA message. Only this module and ``scheduler.tasks`` import Celery.
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_ready, worker_shutdown
 
+from scheduler.runtime import build_runtime
 from scheduler.settings import Settings
+from scheduler.workers import Heartbeat
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -30,9 +33,10 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,  # a killed pool child re-queues instead of ack-and-lose
         worker_prefetch_multiplier=settings.worker_prefetch,
         worker_eta_task_limit=1000,
-        # the hard limit stays inside the publish lease, so a live attempt is never declared lost
-        task_time_limit=max(1, int(settings.publish_lease * 0.8)),
-        task_soft_time_limit=max(1, int(settings.publish_lease * 0.6)),
+        # A running attempt renews its lease (scheduler.publications), so the time limits need
+        # not sit inside it: a long upload may run up to publish_time_limit.
+        task_soft_time_limit=max(1, int(settings.publish_time_limit)),
+        task_time_limit=max(2, int(settings.publish_time_limit) + 60),
         worker_soft_shutdown_timeout=30.0,
         worker_enable_soft_shutdown_on_idle=True,
         broker_connection_retry_on_startup=True,
@@ -45,3 +49,20 @@ def make_celery(settings: Settings) -> Celery:
 
 
 app = make_celery(Settings())
+
+_heartbeat: Heartbeat | None = None
+
+
+@worker_ready.connect
+def _start_heartbeat(**_: object) -> None:
+    """The worker node beats in the database from its main process: when the node dies, the
+    dispatcher re-sends what it had reserved at once, not at Redis' visibility timeout."""
+    global _heartbeat
+    runtime = build_runtime(migrate=False)
+    _heartbeat = Heartbeat(runtime.db, runtime.settings, runtime.clock).start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: object) -> None:
+    if _heartbeat is not None:
+        _heartbeat.stop()

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler import campaigns, credentials, editorial, media_prep, publications
+from scheduler import campaigns, credentials, editorial, media_prep, publications, workers
 from scheduler.publications import Dispatch
 from scheduler.settings import Settings
 from scheduler.store import Database
@@ -26,13 +26,20 @@ SendRender = Callable[[int], None]
 
 
 def dispatch_due(db: Database, send: SendPublish, *, now: datetime, settings: Settings) -> int:
-    """One round: claim what is due within the look-ahead, re-send what was lost, and send.
+    """One round: claim what is due within the look-ahead, re-send what was lost (a message whose
+    lease ran out, or everything queued when a worker node stopped beating), and send.
 
     A send that fails (broker down) is only logged: the row stays ``queued`` and is re-sent with a
     new token once its lease runs out, so nothing is dropped.
     """
     sent = 0
     batches = [publications.requeue_lost(db, now=now, settings=settings)]
+    lost = workers.claim_lost(db, now=now, settings=settings)
+    if lost:
+        # what they had reserved comes back from Redis only at its visibility timeout: send it again
+        resent = publications.requeue_lost(db, now=now, settings=settings, every_queued=True)
+        log.warning("worker nodes %s stopped beating; re-sent %d queued publications", lost, len(resent))
+        batches.append(resent)
     while True:
         batch = publications.claim_due(db, now=now, settings=settings)
         batches.append(batch)

@@ -2,8 +2,9 @@
 
 It holds each message until its ETA and runs it on a thread pool, calling the same functions the
 Celery tasks call. Like Celery's ``memory://`` transport it keeps nothing on disk: messages
-pending at exit are lost, and the dispatcher re-sends them from the database when their lease
-runs out (scheduling-design §1.5), so the cost of a crash is lateness, never a lost post.
+pending at exit are lost. It beats as a worker node (``scheduler.workers``), so after a crash
+the next `crosspost up` sees the old node silent and re-sends what it held within
+``worker_timeout``: the cost of a crash is seconds of lateness, never a lost post.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 from scheduler import media_prep, publications
 from scheduler.dispatch import run_dispatcher
 from scheduler.runtime import Runtime
+from scheduler.workers import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ def _logged(job: Callable[[], object]) -> object:
 def run_embedded(runtime: Runtime, stop: threading.Event) -> None:
     """`crosspost up`: dispatcher and executor in this process until ``stop`` is set."""
     executor = EmbeddedExecutor(runtime, threads=runtime.settings.embedded_threads)
+    # a node like a Celery worker: after a crash, the next start re-sends what this one held at once
+    heartbeat = Heartbeat(runtime.db, runtime.settings, runtime.clock).start()
     try:
         run_dispatcher(
             runtime.db,
@@ -113,3 +117,4 @@ def run_embedded(runtime: Runtime, stop: threading.Event) -> None:
         )
     finally:
         executor.shutdown()
+        heartbeat.stop()

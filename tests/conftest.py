@@ -76,7 +76,7 @@ def _truncate(url: str) -> None:
             text(
                 "TRUNCATE events, signoffs, comments, shares, campaign_posts, campaigns, custom_observances,"
                 " post_variants, publications, post_media, posts, posting_schedules, blackouts, controls,"
-                " channels, memberships, users, organisations"
+                " channels, memberships, users, organisations, workers"
                 " RESTART IDENTITY CASCADE"
             )
         )

@@ -10,7 +10,9 @@ Provably not landed: tried again, once. The sink counts every request by idempot
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+import time
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,41 @@ def test_embedded_up_killed_mid_publish_recovers_on_restart(processes: Processes
         processes.start("up")
         wait_until(lambda: _states(system_runtime, [post_id]) == ["published"], 60, "reconciliation")
         assert len(sink.state.received_keys()) == 1
+
+
+def test_a_worker_host_killed_with_reserved_messages_costs_seconds_not_minutes(
+    processes: Processes, system_runtime: Runtime, private_redis: PrivateRedis
+) -> None:
+    """A Celery worker reserves every ETA message of the look-ahead at once. Killed as a whole
+    process group, it acks none of them, and Redis would hand them back only at the visibility
+    timeout (an hour); the database's own re-send comes after look-ahead + grace (2.5 min). The
+    worker's heartbeat stops, and the dispatcher re-sends what was queued within worker_timeout."""
+    processes.env.update(
+        {
+            "CROSSPOST_BROKER_URL": private_redis.url,
+            "CROSSPOST_LOOKAHEAD": "30",  # the defaults that made posts two minutes late
+            "CROSSPOST_QUEUED_GRACE": "120",
+            "CROSSPOST_WORKER_HEARTBEAT": "1",
+            "CROSSPOST_WORKER_TIMEOUT": "6",
+        }
+    )
+    with Sink() as sink:
+        channel = add_webhook_channel(system_runtime, "hook", sink.options())
+        post_ids = _queue_posts(system_runtime, channel, 20, in_seconds=12)
+        doomed = processes.start("worker", "--concurrency", "2", ready="ready.")
+        processes.start("dispatcher")
+        wait_until(lambda: set(_states(system_runtime, post_ids)) == {"queued"}, 30, "dispatch")
+        wait_until(lambda: "Task crosspost.publish" in processes.logs(), 15, "the worker to reserve them")
+        time.sleep(1)  # every ETA message is now reserved by the doomed worker
+        processes.start("worker", "--concurrency", "2", ready="ready.")
+        processes.kill(doomed)
+        killed_at = system_runtime.clock()
+        wait_until(lambda: set(_states(system_runtime, post_ids)) == {"published"}, 90, processes.logs())
+        assert sorted(Counter(sink.state.received_keys()).values()) == [1] * 20  # each exactly once
+        rows = [posts.show_post(system_runtime.db, p)["publications"][0] for p in post_ids]
+        due = datetime.fromisoformat(rows[0]["due_at"])
+        late = sorted(
+            (datetime.fromisoformat(row["published_at"]) - max(due, killed_at)).total_seconds() for row in rows
+        )
+        print(f"lateness after the kill: p50 {late[len(late) // 2]:.2f} s, max {late[-1]:.2f} s")
+        assert late[-1] <= 30, late
