@@ -223,15 +223,33 @@ class XAdapter(Adapter):
             raise kind(f"{what}: X server error {error.response.status_code} ({_words(error)})") from error
 
     def _upload(self, item: PreparedMedia, credentials: dict[str, Any]) -> str:
-        """One file to X's v2 media endpoints; returns its media id once X has processed it.
-        Media uploads are safe to repeat (an unused media id expires), so every failure here
-        that is not the platform's refusal is retryable."""
+        """One file to X's v2 media endpoints; returns its media id once X has processed it, with
+        its alt text attached (images and GIFs). Media uploads are safe to repeat (an unused media
+        id expires), so every failure here that is not the platform's refusal is retryable."""
+        alt_text = item.alt_text if item.kind == "image" and item.alt_text and item.alt_text.strip() else None
+        limit = self.spec.media.max_alt_text  # 1,000 characters (platforms.md §1.5 [X2])
+        if alt_text is not None and limit is not None and len(alt_text) > limit:
+            raise Permanent(f"{item.name}: its alt text is {len(alt_text)} characters; X takes at most {limit}")
         try:
             if item.kind == "image" and item.mime != "image/gif":
-                return self._simple_upload(item, credentials)
-            return self._chunked_upload(item, credentials)
+                media_id = self._simple_upload(item, credentials)
+            else:
+                media_id = self._chunked_upload(item, credentials)
+            if alt_text is not None:
+                self._set_alt_text(media_id, alt_text, credentials)
+            return media_id
         except OutcomeUnknown as error:
             raise Retryable(str(error)) from error
+
+    def _set_alt_text(self, media_id: str, alt_text: str, credentials: dict[str, Any]) -> None:
+        """``POST /2/media/metadata`` after the upload and before the post (platforms.md §1.5,
+        X's OpenAPI ``CreateMediaMetadataRequest``); setting it again replaces it."""
+        self._call(
+            "POST",
+            "/2/media/metadata",
+            credentials,
+            json={"id": media_id, "metadata": {"alt_text": {"text": alt_text}}},
+        )
 
     def _simple_upload(self, item: PreparedMedia, credentials: dict[str, Any]) -> str:
         with item.source.open("rb") as handle:

@@ -34,6 +34,7 @@ class MediaRules:
     requires_media: bool = False
     # A video-only platform given only images: the media pipeline renders a still video.
     image_becomes_video: bool = False
+    max_alt_text: int | None = None  # characters of an image's alt text; None: not limited here
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,8 +107,9 @@ SPECS: dict[str, ChannelSpec] = {
         label="X",
         # platforms.md §1.3 [X8][TT1]: 280 weighted, twitter-text config v3
         text=TextSpec(max_length=280, counting=Counting.X_WEIGHTED, max_parts=25),
-        # platforms.md §1.4 [X3]: up to 4 photos, or 1 GIF, or 1 video, no mixing
-        media=MediaRules(max_images=4, max_videos=1),
+        # platforms.md §1.4 [X3]: up to 4 photos, or 1 GIF, or 1 video, no mixing; §1.5 [X2]: alt
+        # text for images and GIFs (POST /2/media/metadata, alt_text.text maxLength 1000)
+        media=MediaRules(max_images=4, max_videos=1, max_alt_text=1000),
         image=ImageSpec(
             inputs=("JPEG", "PNG", "GIF", "WEBP"),  # §1.4 [X3]
             output="JPEG",

@@ -82,4 +82,11 @@ def problems_for(spec: ChannelSpec, content: Content) -> list[str]:
         problems.append(f"{spec.label} takes at most {rules.max_videos} video(s), the post has {videos}")
     if rules.requires_media and not content.media:
         problems.append(f"{spec.label} needs an image or a video; the post has none")
+    for item in content.media:
+        alt = item.alt_text or ""
+        if rules.max_alt_text is not None and item.kind == "image" and len(alt) > rules.max_alt_text:
+            problems.append(
+                f"{spec.label} takes alt text of at most {rules.max_alt_text} characters; "
+                f"{item.original_name}'s has {len(alt)}"
+            )
     return problems

@@ -8,11 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from media.specs import SPECS
 from media.text import split_thread
 from scheduler import posts, publications
 from scheduler.credentials import decrypt_credentials
+from scheduler.errors import ContentRejected
 from scheduler.runtime import Runtime
 from scheduler.states import PublicationState
 from scheduler.store import Publication
@@ -336,3 +338,80 @@ def test_a_thread_whose_second_part_lost_its_answer_carries_on_from_the_third(
     thread = sorted(x.tweets.values(), key=lambda t: int(t["id"]))
     assert len(thread) == PARTS
     assert [t["in_reply_to"] for t in thread] == [None] + [t["id"] for t in thread[:-1]]
+
+
+@pytest.mark.parametrize("oauth1", [True, False], ids=["oauth1", "oauth2-user-token"])
+def test_each_images_alt_text_is_sent_after_its_upload_and_before_the_post(
+    live: Runtime, x: XFake, tmp_path: Path, oauth1: bool
+) -> None:
+    _channel(live, x, oauth1=oauth1)
+    described = {"detector.png": "The CMS detector, open", "event.png": "A Higgs candidate: 4 muons & 2 jets"}
+    post_id = posts.create_post(
+        live.db,
+        live.settings,
+        text="with alt text",
+        channels=["cms-x"],
+        immediately=True,
+        now=live.clock(),
+        media=[
+            posts.MediaInput(write_image(tmp_path / "detector.png"), described["detector.png"]),
+            posts.MediaInput(write_image(tmp_path / "event.png", (500, 300)), described["event.png"]),
+            posts.MediaInput(write_image(tmp_path / "plain.png", (600, 300))),  # none given: none sent
+        ],
+    )
+    _publish_due(live)
+    row = _publication(live, post_id)
+    assert row.state == S.PUBLISHED, row.last_error
+    media_ids = x.tweets[str(row.remote_id)]["media_ids"]
+    assert [x.state.media[m].alt_text for m in media_ids] == [*described.values(), None]
+    calls = x.state.calls
+    metadata = [i for i, call in enumerate(calls) if call == ("POST", "/2/media/metadata")]
+    uploads = [i for i, call in enumerate(calls) if call == ("POST", "/2/media/upload")]
+    assert len(metadata) == 2
+    assert uploads[0] < metadata[0] < uploads[1] < metadata[1]  # each right after its own upload
+    assert metadata[-1] < calls.index(("POST", "/2/tweets"))  # and before the post
+
+
+def test_alt_text_over_xs_1000_characters_is_refused_when_the_post_is_made(
+    live: Runtime, x: XFake, tmp_path: Path
+) -> None:
+    _channel(live, x)
+    image = write_image(tmp_path / "a.png")
+    with pytest.raises(ContentRejected, match=r"X takes alt text of at most 1000 characters; a\.png's has 1001"):
+        posts.create_post(
+            live.db,
+            live.settings,
+            text="too much alt text",
+            channels=["cms-x"],
+            immediately=True,
+            now=live.clock(),
+            media=[posts.MediaInput(image, "a" * 1001)],
+        )
+    # and X's own endpoint refuses it too (the contract fake, as X documents it)
+    row = _publication(live, _run(live, "an image", [image]))
+    [media_id] = x.tweets[str(row.remote_id)]["media_ids"]
+    bearer = {"Authorization": f"Bearer {x.state.keys.bearer}"}
+    url = f"{x.url}/2/media/metadata"
+    refused = requests.post(url, headers=bearer, json={"id": media_id, "metadata": {"alt_text": {"text": "a" * 1001}}})
+    assert refused.status_code == 400
+    assert "1001 characters, over 1000" in refused.json()["detail"]
+    taken = requests.post(url, headers=bearer, json={"id": media_id, "metadata": {"alt_text": {"text": "a" * 1000}}})
+    assert taken.status_code == 200, taken.text
+    assert x.state.media[media_id].alt_text == "a" * 1000
+
+
+def test_a_videos_alt_text_is_not_sent(live: Runtime, x: XFake, tmp_path: Path) -> None:
+    """X documents alt text for images and GIFs only (platforms.md §1.5)."""
+    _channel(live, x)
+    post_id = posts.create_post(
+        live.db,
+        live.settings,
+        text="a video with alt text",
+        channels=["cms-x"],
+        immediately=True,
+        now=live.clock(),
+        media=[posts.MediaInput(make_clip(tmp_path / "clip.mp4", seconds=1.0), "a muon track")],
+    )
+    _publish_due(live)
+    assert _publication(live, post_id).state == S.PUBLISHED
+    assert ("POST", "/2/media/metadata") not in x.state.calls

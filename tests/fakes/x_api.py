@@ -4,7 +4,8 @@ It checks requests the way X does: OAuth 1.0a signatures (HMAC-SHA1, over the
 ``https://api.twitter.com`` URL tweepy signs, or this server's own URL for uploads) or an OAuth
 2.0 user token; the 280 weighted-character limit with twitter-text; at most 4 media ids, each
 uploaded and processed; the v2 media state machine (initialize -> append (segments 0-999, in
-order) -> finalize -> STATUS pending/in_progress/succeeded); the duplicate-content 403. Faults
+order) -> finalize -> STATUS pending/in_progress/succeeded); alt text for an uploaded image or
+GIF (``POST /2/media/metadata``, at most 1,000 characters); the duplicate-content 403. Faults
 are scripted per route: 429 with the three x-rate-limit headers, 5xx, 401, a slow answer, or a
 connection dropped after the request was received (and acted on).
 """
@@ -74,6 +75,7 @@ class Media:
     next_segment: int = 0
     state: str = "uploading"  # uploading -> pending -> in_progress -> succeeded
     polls: int = 0
+    alt_text: str | None = None  # set by POST /2/media/metadata
 
 
 @dataclass
@@ -281,6 +283,8 @@ def _dispatch(state: State, method: str, path: str, query: str, body: bytes, hea
         return _finalize(state, match[1])
     if (method, path) == ("GET", "/2/media/upload"):
         return _status(state, dict(parse_qsl(query)))
+    if (method, path) == ("POST", "/2/media/metadata"):
+        return _metadata(state, body, headers)
     raise _Refusal(404, f"no route {method} {path}", title="Not Found")
 
 
@@ -499,3 +503,56 @@ def _status(state: State, query: dict[str, str]) -> tuple[int, Any]:
         if item.state != "succeeded":
             info["check_after_secs"] = 0
     return 200, {"data": {"id": query["media_id"], "processing_info": info}}
+
+
+ALT_TEXT_LIMIT = 1000  # CreateMediaMetadataMetadataAltText.text maxLength (X's OpenAPI 2.167)
+METADATA_FIELDS = {  # CreateMediaMetadataMetadata's properties
+    "allow_download_status",
+    "alt_text",
+    "audience_policy",
+    "content_expiration",
+    "domain_restrictions",
+    "found_media_origin",
+    "geo_restrictions",
+    "management_info",
+    "preview_image",
+    "sensitive_media_warning",
+    "shared_info",
+    "sticker_info",
+    "upload_source",
+}
+
+
+def _metadata(state: State, body: bytes, headers: Any) -> tuple[int, Any]:
+    """``POST /2/media/metadata``: ``{"id": media_id, "metadata": {"alt_text": {"text": ...}}}``
+    (platforms.md §1.5; v1.1's media/metadata/create: images and GIFs only)."""
+    if not headers.get("Content-Type", "").startswith("application/json"):
+        raise _Refusal(400, "expected an application/json body")
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        raise _Refusal(400, "the body is not JSON") from None
+    if not isinstance(request, dict):
+        raise _Refusal(400, "the body must be a JSON object")
+    media_id, metadata = request.get("id"), request.get("metadata")
+    if set(request) - {"id", "metadata"}:
+        raise _Refusal(400, f"unknown fields {sorted(set(request) - {'id', 'metadata'})}")
+    if not isinstance(media_id, str) or not re.fullmatch(r"[0-9]{1,19}", media_id):
+        raise _Refusal(400, "id: the media id, a string of 1 to 19 digits")
+    if not isinstance(metadata, dict) or set(metadata) - METADATA_FIELDS:
+        raise _Refusal(400, f"metadata: an object with fields among {sorted(METADATA_FIELDS)}")
+    alt = metadata.get("alt_text")
+    if alt is not None:
+        if not isinstance(alt, dict) or not isinstance(alt.get("text"), str):
+            raise _Refusal(400, "metadata.alt_text: an object with a text string")
+        if len(alt["text"]) > ALT_TEXT_LIMIT:
+            raise _Refusal(400, f"metadata.alt_text.text: {len(alt['text'])} characters, over {ALT_TEXT_LIMIT}")
+    with state.lock:
+        item = state.media.get(media_id)
+        if item is None or item.state != "succeeded":
+            raise _Refusal(400, f"media {media_id} is not uploaded and processed")
+        if alt is not None:
+            if item.category not in ("tweet_image", "tweet_gif"):
+                raise _Refusal(400, "alt text is for images and GIFs")
+            item.alt_text = alt["text"]
+    return 200, {"data": {"id": media_id, "associated_metadata": metadata}}
