@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url
 
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import throwaway_postgres
 from tests.fakes.sink import Sink
 
 pytestmark = pytest.mark.packaging
@@ -204,19 +204,9 @@ def test_demo_runs_from_the_installed_package(installed: Installed, tmp_path: Pa
 @pytest.fixture
 def fresh_postgres() -> Iterator[str]:
     """An empty PostgreSQL database, for `crosspost db upgrade` to migrate; dropped afterwards."""
-    name = f"crosspost_pkg_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        admin.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}")
-    # the URL as a user writes it (postgresql://, no driver named): the installed package picks psycopg
-    yield make_url(PG_ADMIN_URL).set(drivername="postgresql", database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_postgres("crosspost_pkg") as url:
+        # the URL as a user writes it (postgresql://, no driver named): the installed package picks psycopg
+        yield make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest.fixture
