@@ -251,6 +251,15 @@ class TikTokAdapter(Adapter):
         photos = [self._photo_url(item) for item in prepared.media]  # refused here, before any call
         return self._post_photos(prepared, photos, ctx, token, self._creator_info(token))
 
+    def finish(self, prepared: Prepared, found: Published, ctx: PublishContext) -> Published:
+        """A post found by reconciliation before TikTok named its public id (moderation) waits
+        for it as publishing does (``post_id_wait``), so the row gets the post's id and URL, not
+        the publish_id, whenever TikTok gives them in time."""
+        saved = _own(ctx.checkpoint)
+        if found.remote_id != str(saved.get("publish_id")) or saved.get("privacy_level") == "SELF_ONLY":
+            return found  # already the public id, or a private post that never gets one
+        return self._await(self._token(), saved)
+
     def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None:
         """The saved publish_id's status. None only when it proves no post can appear (FAILED, or
         an upload TikTok has not got the whole of: the next attempt resumes it); still processing

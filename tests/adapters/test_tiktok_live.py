@@ -254,6 +254,23 @@ def test_a_lost_status_answer_is_reconciled_through_the_publish_id(
     assert (row.remote_id, post.status, tiktok.state.inits()) == (post.post_id, "PUBLISH_COMPLETE", 1)
 
 
+def test_a_post_found_by_reconciliation_before_its_public_id_gets_that_id(
+    live: Runtime, tiktok: TikTokFake, tmp_path: Path, clock: Clock
+) -> None:
+    """Publishing waits for TikTok's public post id; a post found by reconciliation does too."""
+    _channel(live, tiktok)
+    tiktok.state.post_id_delay = 3  # moderation: the id shows three polls after PUBLISH_COMPLETE
+    tiktok.fault(r"POST /v2/post/publish/status/fetch/", "drop")
+    post_id = _post(live, "public id later", [make_clip(tmp_path / "clip.mp4", seconds=2.0)])
+    assert _publication(live, post_id).state == S.UNKNOWN
+    assert _reconcile(live, clock) == S.PUBLISHED
+    row = _publication(live, post_id)
+    post = _only(tiktok)
+    assert post.post_id is not None
+    assert row.remote_id == post.post_id  # not the publish_id
+    assert row.remote_url == f"https://www.tiktok.com/@{tiktok.state.account.username}/video/{post.post_id}"
+
+
 def test_a_video_init_whose_answer_is_lost_is_simply_tried_again(
     live: Runtime, tiktok: TikTokFake, tmp_path: Path, clock: Clock
 ) -> None:
