@@ -19,10 +19,12 @@ from typing import Any
 from sqlalchemy import select
 
 from scheduler import editorial, ics, posts
-from scheduler.errors import CrosspostError, InvalidInput, NotFound
+from scheduler.authorization import Action, authorize
+from scheduler.content import Content
+from scheduler.errors import CrosspostError, InvalidInput, NotFound, Refused
 from scheduler.observances import Observance, Occurrence, builtin, find, observances_from, occurrences
 from scheduler.settings import Settings
-from scheduler.store import Campaign, CampaignPost, CustomObservance, Database
+from scheduler.store import Campaign, CampaignPost, Channel, CustomObservance, Database
 from scheduler.transitions import record_event
 from scheduler.when import get_zone, resolve_wall_time
 
@@ -57,6 +59,16 @@ def import_ics(
         raise InvalidInput(f"{source}: {', '.join(clashes)} would replace built-in observances; rename the events")
     with db.transaction() as session:
         owner = editorial.org_named(session, org) if org else None
+        authorize(session, actor, Action.IMPORT_CALENDAR, [owner.id if owner else None], subject=source)
+        theirs = {
+            row.id: row.org_id
+            for row in session.scalars(
+                select(CustomObservance).where(CustomObservance.id.in_([o.id for o in imported]))
+            )
+        }
+        taken = sorted(i for i, org_id in theirs.items() if org_id != (owner.id if owner else None))
+        if taken:
+            raise Refused(f"{source}: {', '.join(taken)} belong to another organisation's calendar; rename the events")
         for observance in imported:
             document = observance.model_dump(mode="json", by_alias=True)
             row = session.get(CustomObservance, observance.id)
@@ -161,8 +173,19 @@ def add_campaign(
     render(text, upcoming)  # a bad template is refused now, not on the day
     warnings = date_warnings(upcoming, instant, audience_zones)
     with db.transaction() as session:
-        posts.channels_named(session, channels)
+        targets = posts.channels_named(session, channels)
         owner = editorial.org_named(session, org) if org else None
+        authorize(session, actor, Action.ADD_CAMPAIGN, [owner.id if owner else None] + [c.org_id for c in targets])
+        # what the yearly sweep's post would be refused for is refused now: who may post where,
+        # the importance under the policy, and the content on each channel, for the next dates
+        post_org = editorial.resolve_author_org(session, actor=actor, org=org, channels=targets, submit_to=None)
+        editorial.check_kind(session, targets, post_org, importance, "awareness_day")
+        for occurrence in _upcoming(observance, upcoming, year):
+            content = Content(text=render(text, occurrence), title=title, link=link)
+            try:
+                posts.check_fits(content, targets)
+            except InvalidInput as refused:
+                raise InvalidInput(f"on {occurrence.start.isoformat()}: {refused}") from None
         campaign = Campaign(
             observance_id=observance.id,
             org_id=owner.id if owner else None,
@@ -191,6 +214,15 @@ def add_campaign(
             data={"campaign": campaign.id, "warnings": warnings},
         )
         return campaign.id, warnings
+
+
+def _upcoming(observance: Observance, first: Occurrence, year: int | None) -> list[Occurrence]:
+    """The dates a campaign is checked for at add: the next one, and the one after unless the
+    campaign is for one year (a template's text changes with the year: {ordinal}, {year})."""
+    if year is not None:
+        return [first]
+    after = observance.occurrence(first.year + 1)
+    return [first] if after is None else [first, after]
 
 
 def _next(observance: Observance, now: dt.datetime, year: int | None) -> Occurrence | None:
@@ -249,6 +281,12 @@ def remove_campaign(db: Database, campaign_id: int, *, now: dt.datetime, actor: 
         campaign = session.get(Campaign, campaign_id)
         if campaign is None or not campaign.active:
             raise NotFound(f"no active campaign with id {campaign_id}")
+        if actor is None or actor != campaign.created_by:  # its author may always stop it
+            owners = [
+                campaign.org_id,
+                *session.scalars(select(Channel.org_id).where(Channel.name.in_(campaign.channels))),
+            ]
+            authorize(session, actor, Action.REMOVE_CAMPAIGN, owners, subject=f"campaign {campaign_id}")
         campaign.active = False
         record_event(session, "campaign.removed", now=now, actor=actor, message=f"campaign {campaign_id}")
 

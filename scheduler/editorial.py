@@ -24,10 +24,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from scheduler.authorization import Action, authorize
 from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
 from scheduler.policy import (
     DEFAULT_POLICY,
-    ROLES,
     Policy,
     Rule,
     parse_policy,
@@ -115,7 +115,7 @@ def set_role(db: Database, *, user: str, org: str, role: str | None, now: dateti
     role = parse_role(role) if role is not None else None
     with db.transaction() as session:
         organisation = org_named(session, org)
-        _require_role(session, actor, organisation, "admin", "manage members")
+        authorize(session, actor, Action.MANAGE_MEMBERS, [organisation.id])
         person = user_named(session, user)
         membership = session.scalar(
             select(Membership).where(Membership.user_id == person.id, Membership.org_id == organisation.id)
@@ -159,34 +159,6 @@ def role_of(session: Session, user: User, org_id: int) -> str | None:
 
 def memberships(session: Session, user: User) -> dict[int, str]:
     return dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all())
-
-
-def _require_role(session: Session, actor: str | None, org: Organisation, minimum: str, action: str) -> None:
-    """The operator (no actor) may; a named user needs ``minimum`` or above in ``org``."""
-    if actor is None:
-        return
-    role = role_of(session, user_named(session, actor), org.id)
-    if role is None or ROLES.index(role) < ROLES.index(minimum):
-        held = f"is {_article(role)} {role} of {org.name}" if role else f"is not a member of {org.name}"
-        raise Refused(
-            f"rule 'roles': to {action} in {org.name} one must be {_article(minimum)} {minimum} or above; "
-            f"{actor} {held}"
-        )
-
-
-def require_admin(session: Session, actor: str | None, org_id: int | None, action: str) -> None:
-    """An admin of the channel's organisation; for what affects every channel, of a host organisation."""
-    if actor is None:
-        return
-    if org_id is not None:
-        org = session.get(Organisation, org_id)
-        assert org is not None
-        _require_role(session, actor, org, "admin", action)
-        return
-    hosts = {org.id for org in session.scalars(select(Organisation).where(Organisation.kind == "host"))}
-    roles = memberships(session, user_named(session, actor))
-    if not any(roles.get(org_id_) == "admin" for org_id_ in hosts):
-        raise Refused(f"rule 'roles': to {action} one must be an admin of a host organisation; {actor} is not")
 
 
 def _article(word: str | None) -> str:
@@ -247,7 +219,7 @@ def set_policy(db: Database, *, org: str, text: str, source: str, now: datetime,
     policy = parse_policy(text, source=source)
     with db.transaction() as session:
         organisation = org_named(session, org)
-        _require_role(session, actor, organisation, "admin", "change the approval policy")
+        authorize(session, actor, Action.SET_POLICY, [organisation.id])
         old = policy_of(organisation).to_document()
         organisation.policy = policy.to_document()
         session.flush()
@@ -583,19 +555,14 @@ def check_kind(
             raise InvalidInput(f"{org.name if org else ''}'s policy: {problem}") from None
 
 
-def require_editor_of(session: Session, actor: str | None, post: Post, action: str) -> None:
+def require_editor_of(
+    session: Session, actor: str | None, post: Post, action: str, *, kind: Action = Action.EDIT_POST
+) -> None:
     """The author, or an editor or above of the post's organisation or of one of its channels'."""
     if actor is None or actor == post.author:
         return
-    user = user_named(session, actor)
-    roles = memberships(session, user)
     orgs = {post.org_id} | {p.channel.org_id for p in post.publications}
-    if any(roles.get(org_id) in ("editor", "approver", "admin") for org_id in orgs if org_id is not None):
-        return
-    raise Refused(
-        f"rule 'roles': to {action} post {post.id} one must be its author or an editor or above of "
-        f"an organisation it belongs to or is scheduled for; {actor} is not"
-    )
+    authorize(session, actor, kind, orgs, any_of=True, doing=f"{action} post {post.id}", or_also="its author")
 
 
 # -- the review actions --------------------------------------------------------------------------
@@ -616,13 +583,9 @@ def submit(db: Database, post_id: int, *, now: datetime, actor: str | None = Non
         post = load_post(session, post_id)
         if post.review not in (DRAFT, CHANGES_REQUESTED):
             raise StateConflict(f"post {post_id} is {post.review.replace('_', ' ')}, not a draft: nothing to submit")
-        if actor is not None and actor != post.author:
-            user = user_named(session, actor)
-            if post.org_id not in memberships(session, user):
-                raise Refused(
-                    f"rule 'roles': only the author or a member of {org_named_by_id(session, post.org_id)} "
-                    f"submits post {post_id}"
-                )
+        if actor != post.author:
+            doing = f"submit post {post_id}"
+            authorize(session, actor, Action.SUBMIT, [post.org_id], doing=doing, or_also="its author")
         post.review = SUBMITTED
         record_event(
             session,
@@ -669,8 +632,10 @@ def approve(db: Database, post_id: int, *, actor: str, now: datetime, note: str 
             )
         if post.review == CHANGES_REQUESTED:
             raise StateConflict(f"changes were requested on post {post_id}; it can be signed off once resubmitted")
-        user = user_named(session, actor)
-        roles = memberships(session, user)
+        # a gate before the policy: only a member of an organisation the post concerns signs it
+        concerned = {post.org_id} | {p.channel.org_id for p in post.publications}
+        authorize(session, actor, Action.SIGN_OFF, concerned, any_of=True, doing=f"sign off post {post_id}")
+        roles = memberships(session, user_named(session, actor))
         every_need = needs_of(session, post)
         awaiting = [p for p in post.publications if p.state == S.AWAITING_SIGNOFF]
         if not awaiting:
@@ -749,7 +714,7 @@ def request_changes(db: Database, post_id: int, *, actor: str, text: str, now: d
         raise InvalidInput("say which changes: --text is empty")
     with db.transaction() as session:
         post = load_post(session, post_id)
-        require_editor_of(session, actor, post, "request changes to")
+        require_editor_of(session, actor, post, "request changes to", kind=Action.REQUEST_CHANGES)
         if actor == post.author:
             raise Refused(f"rule 'roles': {actor} wrote post {post_id}; edit it instead of requesting changes")
         if post.review not in (SUBMITTED, APPROVED):
@@ -778,10 +743,9 @@ def comment(db: Database, post_id: int, *, actor: str, text: str, now: datetime)
         raise InvalidInput("the comment is empty")
     with db.transaction() as session:
         post = load_post(session, post_id)
-        user = user_named(session, actor)
-        orgs = {post.org_id} | {p.channel.org_id for p in post.publications}
-        if actor != post.author and not set(memberships(session, user)) & orgs:
-            raise Refused(f"rule 'roles': {actor} is not a member of an organisation post {post_id} concerns")
+        if actor != post.author:
+            orgs = {post.org_id} | {p.channel.org_id for p in post.publications}
+            authorize(session, actor, Action.COMMENT, orgs, any_of=True, doing=f"comment on post {post_id}")
         session.add(
             Comment(at=now, post_id=post.id, post_version=post.version, author=actor, kind="comment", text=text)
         )
@@ -801,7 +765,7 @@ def share(
             raise StateConflict(f"post {post_id} belongs to no organisation; only an organisation's posts are shared")
         owner = session.get(Organisation, post.org_id)
         assert owner is not None
-        _require_role(session, actor, owner, "editor", "share posts")
+        authorize(session, actor, Action.SHARE, [owner.id])
         partner = org_named(session, to_org)
         if partner.id == owner.id:
             raise InvalidInput(f"post {post_id} already belongs to {to_org}")
@@ -839,7 +803,7 @@ def open_share(session: Session, share_id: int, *, actor: str | None, text: str)
         raise StateConflict(f"share {share_id} is {offer.state}")
     partner = session.get(Organisation, offer.to_org_id)
     assert partner is not None
-    _require_role(session, actor, partner, "contributor", "adopt shared posts")
+    authorize(session, actor, Action.ADOPT, [partner.id])
     original = load_post(session, offer.post_id, lock=False)
     check_share_text(offer, original, text)
     return offer, original
@@ -894,7 +858,7 @@ def withdraw_share(db: Database, share_id: int, *, now: datetime, actor: str | N
             raise NotFound(f"no share with id {share_id}")
         owner = session.get(Organisation, offer.from_org_id)
         assert owner is not None
-        _require_role(session, actor, owner, "editor", "withdraw shares")
+        authorize(session, actor, Action.SHARE, [owner.id])
         if offer.state == "withdrawn":
             raise StateConflict(f"share {share_id} is already withdrawn")
         cancelled: list[str] = []

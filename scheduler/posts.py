@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from media.specs import SPECS
 from scheduler import editorial, timetable
+from scheduler.authorization import Action, authorize
 from scheduler.content import Content, MediaItem, problems_for
 from scheduler.credentials import encrypt_credentials
 from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, Refused, StateConflict, UnknownChannel
@@ -56,6 +57,7 @@ def add_channel(
     options: dict[str, Any] | None = None,
     credentials: dict[str, Any] | None = None,
     org: str | None = None,
+    actor: str | None = None,
 ) -> Channel:
     if not CHANNEL_NAME.match(name):
         raise InvalidInput(
@@ -69,6 +71,7 @@ def add_channel(
         if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
             raise InvalidInput(f"a channel named {name!r} already exists")
         owner = editorial.org_named(session, org) if org else None
+        authorize(session, actor, Action.ADD_CHANNEL, [owner.id if owner else None], subject=name)
         channel = Channel(
             org_id=owner.id if owner else None,
             name=name,
@@ -100,7 +103,8 @@ def assign_channel(
     with db.transaction() as session:
         target = channels_named(session, [channel])[0]
         owner = editorial.org_named(session, org) if org else None
-        editorial.require_admin(session, actor, owner.id if owner else target.org_id, f"assign {channel}")
+        # both sides: the organisation that has the channel gives it, the one that gets it takes it
+        authorize(session, actor, Action.ASSIGN_CHANNEL, [target.org_id, owner.id if owner else None], subject=channel)
         previous = editorial.org_named_by_id(session, target.org_id) if target.org_id else None
         target.org_id = owner.id if owner else None
         session.flush()
@@ -141,7 +145,7 @@ def reconnect_channel(
     secret = encrypt_credentials(credentials, settings)
     with db.transaction() as session:
         target = channels_named(session, [channel])[0]
-        editorial.require_admin(session, actor, target.org_id, f"reconnect {channel}")
+        authorize(session, actor, Action.RECONNECT_CHANNEL, [target.org_id], subject=channel)
         target.credentials, target.status = secret, "active"
         waiting = session.execute(
             select(Publication.id, Publication.state).where(
@@ -203,7 +207,7 @@ def _zone_for(at: str | None, tz: str | None, channels: Sequence[Channel]) -> st
     raise InvalidTime(f"{at} has no offset and the channels are in different time zones: {listed}; give --tz")
 
 
-def _check_fits(content: Content, channels: Sequence[Channel]) -> None:
+def check_fits(content: Content, channels: Sequence[Channel]) -> None:
     problems = [
         f"{channel.name} ({SPECS[channel.platform].label}): {'; '.join(found)}"
         for channel in channels
@@ -273,7 +277,7 @@ def create_post(
     content = Content(text=text, title=title, link=link, language=language, media=_as_items(stored, settings))
     if not text.strip() and not media:
         raise ContentRejected("the post is empty: give --text, --media or both")
-    _check_fits(content, targets)
+    check_fits(content, targets)
     kind = format or ("video" if any(item.kind == "video" for item in stored) else "social")
 
     with db.transaction() as session:
@@ -462,7 +466,7 @@ def edit_post(
             language=post.language,
             media=_as_items([StoredMedia.from_row(m) for m in post.media], settings),
         )
-        _check_fits(content, channels)
+        check_fits(content, channels)
         if post.share_id is not None:
             offer, original = editorial.share_and_original(session, post.share_id)
             editorial.check_share_edit(offer, original, content.text, title=content.title, link=content.link)
@@ -574,7 +578,7 @@ def add_variant(
             post.variants.append(variant)
         variant.text, variant.title, variant.updated_at = text, title or post.title, now
         content = _variant_content(post, variant, media)
-        _check_fits(content, [p.channel for p in applies])
+        check_fits(content, [p.channel for p in applies])
         variant.content_hash = content.content_hash
         session.flush()
         for publication in applies:

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from scheduler import editorial
+from scheduler.authorization import Action, authorize
 from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
 from scheduler.slots import PostingSchedule, Queued, Window, allocate, parse_priority, release, upcoming
 from scheduler.states import PublicationState
@@ -60,7 +60,7 @@ def set_schedule(
 ) -> PostingSchedule:
     with db.transaction() as session:
         target = _channel(session, channel)
-        editorial.require_admin(session, actor, target.org_id, f"set the posting schedule of {channel}")
+        authorize(session, actor, Action.SET_SCHEDULE, [target.org_id], subject=channel)
         schedule = PostingSchedule.parse(target.timezone, slots, max_per_day=max_per_day, min_spacing=min_spacing)
         row = session.get(ChannelSchedule, target.id)
         if row is None:
@@ -239,7 +239,7 @@ def pause(db: Database, *, now: datetime, reason: str | None = None, actor: str 
     """Hold everything: nothing more is claimed, and what was already claimed but not yet taken by a
     worker goes back to waiting (its message is void). What a worker already holds finishes."""
     with db.transaction() as session:
-        editorial.require_admin(session, actor, None, "pause publishing")
+        authorize(session, actor, Action.PAUSE, [])
         if is_paused(session):
             raise StateConflict("publishing is already paused")
         queued = session.execute(
@@ -268,7 +268,7 @@ def resume(db: Database, *, now: datetime, actor: str | None = None) -> dict[str
     """Release what the pause held, spread out within each channel's limits; returns how many
     publications moved per channel."""
     with db.transaction() as session:
-        editorial.require_admin(session, actor, None, "resume publishing")
+        authorize(session, actor, Action.RESUME, [])
         if not is_paused(session):
             raise StateConflict("publishing is not paused")
         _set_control(session, PAUSE, {"paused": False}, now)
@@ -364,7 +364,7 @@ def add_blackout(
         raise InvalidInput(f"blackout {name!r} ends {ends.isoformat()}, which is already past")
     with db.transaction() as session:
         target = _channel(session, channel) if channel else None
-        editorial.require_admin(session, actor, target.org_id if target else None, "add a blackout")
+        authorize(session, actor, Action.ADD_BLACKOUT, [target.org_id if target else None])
         row = Blackout(
             name=name, starts_at=begins, ends_at=ends, channel_id=target.id if target else None, created_at=now
         )
@@ -412,6 +412,6 @@ def remove_blackout(db: Database, blackout_id: int, *, now: datetime, actor: str
         if row is None:
             raise NotFound(f"no blackout with id {blackout_id}")
         owner = session.get(Channel, row.channel_id) if row.channel_id else None
-        editorial.require_admin(session, actor, owner.org_id if owner else None, "remove a blackout")
+        authorize(session, actor, Action.REMOVE_BLACKOUT, [owner.org_id if owner else None])
         session.delete(row)
         record_event(session, "queue.blackout_removed", now=now, actor=actor, message=row.name)

@@ -54,6 +54,7 @@ def add(
     option: Annotated[list[str] | None, typer.Option(help="Platform option KEY=VALUE (repeatable)")] = None,
     org: Annotated[str | None, typer.Option(help="The organisation the channel belongs to")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_user: AsUser = None,
 ) -> None:
     """Add a channel without prompts."""
     options = _options(option or [])
@@ -77,6 +78,7 @@ def add(
         credentials=_credentials(credentials),
         org=org,
         now=runtime.clock(),
+        actor=actor(as_user),
     )
     view = _view(channel, org)
     if as_json:
@@ -203,5 +205,6 @@ def connect(
         credentials=tokens,
         org=org,
         now=runtime.clock(),
+        actor=actor(as_user),
     )
     print(f"{name} connected on {platform}")

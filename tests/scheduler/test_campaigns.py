@@ -254,14 +254,24 @@ def test_without_its_sign_off_a_campaign_post_does_not_publish_and_the_log_says_
         assert row.attempts == 0
 
 
+def test_a_campaign_that_would_not_fit_is_refused_when_added(cms: Runtime, clock: Clock) -> None:
+    clock.now = datetime(2027, 11, 4, 9, tzinfo=UTC)
+    with pytest.raises(InvalidInput, match=r"on 2027-11-18: .*does not fit in one post"):
+        _cms_campaign(cms, clock, "{name} " + "x" * 300)  # one 300-letter word: not even a thread
+    assert campaigns.list_campaigns(cms.db) == []
+
+
 def test_a_campaign_post_that_cannot_be_made_is_recorded_once(cms: Runtime, clock: Clock) -> None:
     clock.now = datetime(2027, 11, 4, 9, tzinfo=UTC)
-    campaign_id = _cms_campaign(cms, clock, "{name} " + "x" * 300)
+    campaign_id = _cms_campaign(cms, clock, "Today is {name}")
+    # accepted then; since, the channel went to another organisation, where ana may not post
+    editorial.add_org(cms.db, name="atlas", now=clock.now)
+    posts.assign_channel(cms.db, channel="cms-x", org="atlas", now=clock.now)
     assert campaigns.sweep(cms.db, cms.settings, now=clock.now) == []
     assert campaigns.sweep(cms.db, cms.settings, now=clock.now) == []
     [made] = campaigns.campaign_view(cms.db, campaign_id, now=clock.now)["posts"]
     assert made["post"] is None
-    assert "does not fit in one post" in made["error"]  # one 300-letter word: not even a thread
+    assert "may not schedule on cms-x, which belongs to atlas" in made["error"]
     failures = [e for e in posts.read_events(cms.db) if e.kind == "campaign.failed"]
     assert len(failures) == 1
 
