@@ -18,6 +18,7 @@ from pathlib import Path
 from adapters.base import Adapter, Prepared, PublishContext, Published
 from adapters.errors import Permanent
 from scheduler.content import Content
+from scheduler.outbox import write_request
 
 
 class DryRunAdapter(Adapter):
@@ -44,17 +45,7 @@ class DryRunAdapter(Adapter):
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
         try:
-            media_names = []
-            for index, item in enumerate(prepared.media, start=1):
-                name = f"{index:02d}-{Path(item.name).name}"
-                shutil.copyfile(item.source, staging / name)
-                media_names.append(name)
-            request = dict(prepared.request)
-            request["media_files"] = media_names
-            request["alt_texts"] = [item.alt_text for item in prepared.media]
-            request["notes"] = list(prepared.notes)
-            (staging / "request.json").write_text(json.dumps(request, indent=2, ensure_ascii=False) + "\n")
-            (staging / "text.txt").write_text(prepared.text + "\n")
+            write_request(prepared, staging)  # the same files a preview writes
             receipt = {
                 "remote_id": f"dryrun-{ctx.idempotency_key}",
                 "url": final.resolve().as_uri(),
