@@ -158,7 +158,7 @@ def embedded_mode(n: int, sink_url: str, paced_seconds: float, workdir: Path, th
         broker_url=None,
         outbox_dir=None,
         media_dir=None,
-        secret_key="bench",
+        secret_key="bench-secret-of-at-least-32-characters",
         embedded_threads=threads,
     )
     runtime = build_runtime(settings)
@@ -186,11 +186,16 @@ def redis_mode(
         "CROSSPOST_DATABASE_URL": database_url,
         "CROSSPOST_BROKER_URL": redis_url,
         "CROSSPOST_DATA_DIR": str(workdir / "redis"),
-        "CROSSPOST_SECRET_KEY": "bench",
+        "CROSSPOST_SECRET_KEY": "bench-secret-of-at-least-32-characters",
         "CROSSPOST_PUBLISH_QUEUE": f"bench-{uuid.uuid4().hex[:8]}",
         "CROSSPOST_WORKER_PREFETCH": str(prefetch),
     }
-    settings = Settings(data_dir=workdir / "redis", database_url=database_url, broker_url=redis_url, secret_key="bench")
+    settings = Settings(
+        data_dir=workdir / "redis",
+        database_url=database_url,
+        broker_url=redis_url,
+        secret_key="bench-secret-of-at-least-32-characters",
+    )
     runtime = build_runtime(settings)
     processes = [
         subprocess.Popen(

@@ -14,6 +14,13 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from scheduler.errors import ConfigurationError
+
+# The secret key encrypts channel credentials at rest. An empty key would make it a
+# constant, a short one guessable: at least this many characters (secrets.token_urlsafe(32) gives 43).
+MIN_SECRET_LENGTH = 32
+MAKE_SECRET = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
+
 # LinkedIn publishes a version of its REST API every month (YYYYMM) and serves each for about a
 # year (shared/reference/platforms.md §2.2), so a fixed default goes stale. The default is the
 # version of LINKEDIN_VERSION_LAG months before the current month (UTC, when a process reads its
@@ -130,16 +137,51 @@ class Settings(BaseSettings):
         return not self.broker_url
 
     def secret(self) -> bytes:
-        """The credentials key; generated on first use into data_dir/secret.key (mode 0600)."""
+        """The credentials key: CROSSPOST_SECRET_KEY, or generated on first use into
+        data_dir/secret.key (mode 0600). An empty or short key is refused (``check_secret``)."""
+        self.check_secret()
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
-        key_file = self.data_dir / "secret.key"
+        key_file = self.key_file
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(secrets.token_urlsafe(32))
         return key_file.read_text().strip().encode()
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    def check_secret(self) -> None:
+        """Refuse a key that would make the encryption a formality: empty (the key would be a
+        constant) or shorter than MIN_SECRET_LENGTH characters. A key file is made private (0600)."""
+        if self.secret_key is not None:
+            given = self.secret_key.get_secret_value().strip()
+            if len(given) < MIN_SECRET_LENGTH:
+                raise ConfigurationError(
+                    f"CROSSPOST_SECRET_KEY is {'too short' if given else 'empty'}: "
+                    f"it must be at least {MIN_SECRET_LENGTH} random characters; {MAKE_SECRET} "
+                    "(or unset it, and one is generated into the data directory)"
+                )
+            return
+        key_file = self.key_file
+        try:
+            stored = key_file.read_text().strip()
+        except FileNotFoundError:
+            return  # generated on first use
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read the secret key in {key_file}: {exc}") from None
+        if len(stored) < MIN_SECRET_LENGTH:
+            raise ConfigurationError(
+                f"the secret key in {key_file} is {'empty' if not stored else 'too short'} "
+                f"(at least {MIN_SECRET_LENGTH} characters): write a new one there ({MAKE_SECRET}), or "
+                "delete the file to have one generated; credentials stored with the old key must then be "
+                "given again (crosspost channel reconnect)"
+            )
+        if key_file.stat().st_mode & 0o077:
+            key_file.chmod(0o600)
 
     def masked(self) -> dict[str, str]:
         """The effective settings for display, with secrets and URL passwords hidden."""

@@ -46,7 +46,7 @@ def make_settings(data_dir: Path, database_url: str = "", **overrides: object) -
         "broker_url": None,
         "outbox_dir": None,
         "media_dir": None,
-        "secret_key": "test-secret",
+        "secret_key": "test-secret-of-at-least-32-characters",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -143,7 +143,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     from scheduler.cli import main
 
     monkeypatch.setenv("CROSSPOST_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CROSSPOST_SECRET_KEY", "cli-test-secret")
+    monkeypatch.setenv("CROSSPOST_SECRET_KEY", "cli-test-secret-of-at-least-32-characters")
     for name in ("CROSSPOST_BROKER_URL", "CROSSPOST_DATABASE_URL", "CROSSPOST_USER"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

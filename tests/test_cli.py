@@ -18,7 +18,7 @@ def run(tmp_path: Path):  # type: ignore[no-untyped-def]
     env = {
         **os.environ,
         "CROSSPOST_DATA_DIR": str(tmp_path / "data"),
-        "CROSSPOST_SECRET_KEY": "cli-test-secret",
+        "CROSSPOST_SECRET_KEY": "cli-test-secret-of-at-least-32-characters",
     }
     env.pop("CROSSPOST_BROKER_URL", None)
     env.pop("CROSSPOST_DATABASE_URL", None)

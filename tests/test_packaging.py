@@ -283,7 +283,7 @@ def test_dispatcher_and_worker_publish_once_from_the_installed_package(
         "CROSSPOST_DATA_DIR": str(tmp_path / "data"),
         "CROSSPOST_DATABASE_URL": fresh_postgres,
         "CROSSPOST_BROKER_URL": redis_url,
-        "CROSSPOST_SECRET_KEY": "packaging-check",
+        "CROSSPOST_SECRET_KEY": "packaging-check-secret-of-at-least-32-characters",
         # queues of its own, should the Redis be the suite's
         "CROSSPOST_PUBLISH_QUEUE": f"publish-{uuid.uuid4().hex[:8]}",
         "CROSSPOST_MEDIA_QUEUE": f"media-{uuid.uuid4().hex[:8]}",

@@ -157,7 +157,7 @@ def system_env(tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "CROSSPOST_DATA_DIR": str(tmp_path / "data"),
         "CROSSPOST_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'crosspost.db'}",
-        "CROSSPOST_SECRET_KEY": "system-test",
+        "CROSSPOST_SECRET_KEY": "system-test-secret-of-at-least-32-characters",
         "CROSSPOST_PUBLISH_QUEUE": f"publish-{uuid.uuid4().hex[:8]}",
         "CROSSPOST_MEDIA_QUEUE": f"media-{uuid.uuid4().hex[:8]}",
         "CROSSPOST_PUBLISH_LEASE": "6",
@@ -181,7 +181,9 @@ def processes(tmp_path: Path, system_env: dict[str, str]) -> Iterator[Processes]
 def system_runtime(system_env: dict[str, str], tmp_path: Path) -> Iterator[Runtime]:
     """The test's own view of the database the processes use (real clock)."""
     settings = make_settings(
-        Path(system_env["CROSSPOST_DATA_DIR"]), system_env["CROSSPOST_DATABASE_URL"], secret_key="system-test"
+        Path(system_env["CROSSPOST_DATA_DIR"]),
+        system_env["CROSSPOST_DATABASE_URL"],
+        secret_key="system-test-secret-of-at-least-32-characters",
     )
     db = open_database(settings.database_url)
     yield Runtime(settings=settings, db=db)

@@ -133,7 +133,11 @@ def test_two_dispatchers_publish_each_publication_once(
         processes.env["CROSSPOST_DATABASE_URL"] = url
     from tests.conftest import make_settings
 
-    settings = make_settings(tmp_path / "data", processes.env["CROSSPOST_DATABASE_URL"], secret_key="system-test")
+    settings = make_settings(
+        tmp_path / "data",
+        processes.env["CROSSPOST_DATABASE_URL"],
+        secret_key="system-test-secret-of-at-least-32-characters",
+    )
     runtime = Runtime(settings=settings, db=open_database(settings.database_url))
     with Sink() as sink:
         channel = add_webhook_channel(runtime, "hook", sink.options())
