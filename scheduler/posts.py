@@ -173,12 +173,12 @@ def reconnect_channel(
 
 
 def list_channels(db: Database) -> list[Channel]:
-    with db.transaction() as session:
+    with db.read() as session:
         return list(session.scalars(select(Channel).order_by(Channel.name)))
 
 
 def find_channel(db: Database, name: str) -> Channel:
-    with db.transaction() as session:
+    with db.read() as session:
         return channels_named(session, [name])[0]
 
 
@@ -715,12 +715,12 @@ def post_view(post: Post) -> dict[str, Any]:
 
 
 def show_post(db: Database, post_id: int) -> dict[str, Any]:
-    with db.transaction() as session:
+    with db.read() as session:
         return post_view(editorial.load_post(session, post_id, lock=False))
 
 
 def list_posts(db: Database, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    with db.transaction() as session:
+    with db.read() as session:
         query = select(Post).options(selectinload(Post.publications)).order_by(Post.id.desc()).limit(limit)
         if state:
             query = query.where(Post.id.in_(select(Publication.post_id).where(Publication.state == state)))
@@ -728,7 +728,7 @@ def list_posts(db: Database, *, state: str | None = None, limit: int = 50) -> li
 
 
 def read_events(db: Database, *, after: int = 0, limit: int = 200, post_id: int | None = None) -> list[Event]:
-    with db.transaction() as session:
+    with db.read() as session:
         query = select(Event).where(Event.id > after).order_by(Event.id).limit(limit)
         if post_id is not None:
             query = query.where(Event.post_id == post_id)

@@ -148,7 +148,7 @@ def list_(
     as_json: JsonFlag = False,
 ) -> None:
     """List recent posts and their publications."""
-    views = posts.list_posts(build_runtime().db, state=state, limit=limit)
+    views = posts.list_posts(build_runtime().db.reader(), state=state, limit=limit)
     if as_json:
         print_json(views)
         return
@@ -158,7 +158,7 @@ def list_(
 @app.command("show")
 def show(post_id: int, as_json: JsonFlag = False) -> None:
     """Show one post, its review state, its publications and their last errors."""
-    db = build_runtime().db
+    db = build_runtime().db.reader()  # reads take no write lock: they answer while a writer works
     view = posts.show_post(db, post_id)
     review = editorial.review_view(db, post_id)["review"]
     if as_json:
@@ -375,7 +375,7 @@ def shares(
     as_json: JsonFlag = False,
 ) -> None:
     """List shares between organisations."""
-    rows = editorial.list_shares(build_runtime().db, org=org)
+    rows = editorial.list_shares(build_runtime().db.reader(), org=org)
     if as_json:
         print_json(rows)
         return
@@ -418,7 +418,7 @@ def variant(
 @app.command("review")
 def review(post_id: int, as_json: JsonFlag = False) -> None:
     """Where a post stands in review: what each channel needs, and the comments."""
-    view = editorial.review_view(build_runtime().db, post_id)
+    view = editorial.review_view(build_runtime().db.reader(), post_id)
     if as_json:
         print_json(view)
         return
@@ -441,7 +441,7 @@ def signoffs(
     """The sign-off record: who signed which exact content (its hash), when, under which rule."""
     if format_ not in ("csv", "json"):
         raise InvalidInput(f"--format {format_!r}: use csv or json")
-    rows = editorial.signoff_record(build_runtime().db, org=org, post_id=post)
+    rows = editorial.signoff_record(build_runtime().db.reader(), org=org, post_id=post)
     if format_ == "json":
         print_json(rows)
     else:
@@ -460,7 +460,7 @@ def events(
 ) -> None:
     """Print the event log (every state change, in order). Without --follow it stops after --limit
     events and says, on stderr, how to page on."""
-    db = build_runtime().db
+    db = build_runtime().db.reader()
     last = after
     while True:
         batch = posts.read_events(db, after=last, post_id=post, limit=EVENTS_PAGE if follow else limit)
@@ -503,7 +503,7 @@ def text_check(
     if (channel is None) == (platform is None):
         raise InvalidInput("give exactly one of --channel or --platform")
     if channel is not None:
-        platform = posts.find_channel(build_runtime().db, channel).platform
+        platform = posts.find_channel(build_runtime().db.reader(), channel).platform
     assert platform is not None
     if platform not in SPECS:
         raise InvalidInput(f"unknown platform {platform!r}; known: {', '.join(sorted(SPECS))}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from scheduler.errors import ConfigurationError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# An execution option (SQLAlchemy passes it along to the connection): this transaction only reads.
+READ_ONLY = "crosspost_read_only"
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -35,9 +38,15 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # SQLite has no row locks or SKIP LOCKED: take the write lock up front, so a claim's
+        # SQLite has no row locks or SKIP LOCKED: a writer takes the write lock up front, so a claim's
         # read-then-update can never interleave with another writer's (scheduling-design §1.3).
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read takes none: a deferred BEGIN reads a snapshot (WAL) and never waits for a writer,
+        # and query_only makes any write through it fail instead of waiting for the lock.
+        reading = bool(connection.get_execution_options().get(READ_ONLY))
+        if connection.info.get(READ_ONLY, False) != reading:
+            connection.exec_driver_sql(f"PRAGMA query_only={'ON' if reading else 'OFF'}")
+            connection.info[READ_ONLY] = reading
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 @functools.cache
@@ -80,6 +89,12 @@ class Database:
         else:
             raise ConfigurationError(f"unsupported database {url!r}: use sqlite:///path or postgresql://user@host/db")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # reads: no write lock on SQLite, a READ ONLY transaction on PostgreSQL
+        read_options: dict[str, Any] = {READ_ONLY: True}
+        if self.dialect == "postgresql":
+            read_options["postgresql_readonly"] = True
+        self.read_engine = self.engine.execution_options(**read_options)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         # a forked child (a Celery pool process) must never use, nor close, its parent's connections
         engine = weakref.ref(self.engine)
         os.register_at_fork(after_in_child=lambda: _forget_connections(engine()))
@@ -89,6 +104,21 @@ class Database:
         """A session inside one transaction: committed on success, rolled back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session that only reads, in one transaction that takes no lock: on SQLite a deferred
+        BEGIN, which reads a consistent snapshot while a writer holds the write lock (WAL) and never
+        waits for it; on PostgreSQL a READ ONLY transaction. A write through it fails."""
+        with self.read_sessions() as session, session.begin():
+            yield session
+
+    def reader(self) -> Database:
+        """This database for code that only reads: every ``transaction()`` of the copy is a ``read()``.
+        For service functions that take a Database and only read (list, show, review, report)."""
+        view = copy.copy(self)
+        view.sessions = self.read_sessions
+        return view
 
     @contextmanager
     def atomic_statements(self) -> Iterator[Connection]:
@@ -115,7 +145,7 @@ class Database:
 
     def at_head(self) -> bool:
         try:
-            with self.engine.connect() as connection:
+            with self.read_engine.connect() as connection:  # every command starts here: it must not wait for writers
                 current = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
         except DBAPIError:
             return False  # no table yet: a new database
