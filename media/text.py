@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -29,9 +30,77 @@ def x_weighted(text: str, config: dict[str, Any] | None = None) -> ParsedResult:
     return parse_tweet(text, config) if config is not None else parse_tweet(text)
 
 
+# No text is counted that is far over its platform's limit: more than this many characters for each
+# one a platform takes (a thread's posts included). X's count runs twitter-text's web-address
+# pattern, whose work grows faster than the text; the cap bounds it, and is far above any text
+# that could fit (on X a web address counts 23 however long it is, so a text may be longer than it counts).
+RAW_FACTOR = 4
+
+# twitter-text's web-address pattern backtracks over every dot of a word for every place a web
+# address could start in it: its work grows with the square of the dots in a word ("a." * 800, one
+# word, took 46 s). Words where no web address can end (no top-level domain after any of their
+# dots) are counted with the dots replaced by commas, which weigh the same and start nothing;
+# the squares of the dots left, summed over the words, may not exceed this (about 0.1 s a count;
+# a thread of 25 posts with a dozen web addresses of 4 dots each uses 300 x 16 = 4,800).
+X_DOT_WORK = 5_000
+
+_WORD = re.compile(r"[^ \t\n\r]+")  # web addresses never hold these (nor does any emoji)
+
+
+class Uncountable(ValueError):
+    """The text cannot be counted within bounded work (the message says why, for a person)."""
+
+
+def raw_limit(spec: TextSpec) -> int:
+    """The most characters ``check`` counts for ``spec``; a longer text is refused uncounted."""
+    return spec.max_length * spec.max_parts * RAW_FACTOR
+
+
+@functools.cache
+def _dot_before_tld() -> re.Pattern[str]:
+    """A dot followed by a top-level domain, exactly as twitter-text's domain pattern ends: every web
+    address it finds has one, so a word without one holds no web address."""
+    from twitter_text.regexp.valid_cctld import valid_cctld
+    from twitter_text.regexp.valid_gtld import valid_gtld
+    from twitter_text.regexp.valid_punycode import valid_punycode
+
+    endings = "|".join(pattern.pattern for pattern in (valid_gtld, valid_cctld, valid_punycode))
+    return re.compile(rf"\.(?={endings})", re.IGNORECASE)
+
+
+def _x_countable(text: str) -> str:
+    """``text`` as X counts it, with less work for twitter-text: in each word where no web address
+    can end, the dots become commas (same weight, and a comma starts no domain, path or query
+    differently). Raises Uncountable when the dots left would still cost too much."""
+    if "." not in text:
+        return text
+    tld = _dot_before_tld()
+    pieces: list[str] = []
+    done = work = dots_left = 0
+    for word in _WORD.finditer(text):
+        start, end = word.span()
+        dots = text.count(".", start, end)
+        if not dots:
+            continue
+        # endpos: the word's end reads as the text's end, which the pattern treats as it treats a space
+        if tld.search(text, start, end) is None:
+            pieces += [text[done:start], text[start:end].replace(".", ",")]
+            done = end
+            continue
+        work, dots_left = work + dots * dots, dots_left + dots
+        if work > X_DOT_WORK:
+            raise Uncountable(
+                f"too many dots between spaces for X's web-address counting ({dots_left} or more in words "
+                "that look like web addresses); put spaces between the names"
+            )
+    return "".join(pieces) + text[done:] if pieces else text
+
+
 def count(text: str, counting: Counting) -> int:
+    """``text``'s length as the platform counts it (X: weighted, web addresses 23). Raises Uncountable
+    for a text X's counting cannot take in bounded time; keep texts within ``raw_limit`` first."""
     if counting is Counting.X_WEIGHTED:
-        return int(x_weighted(text).weightedLength)
+        return int(x_weighted(_x_countable(text)).weightedLength)
     if counting is Counting.UTF16:
         return len(text.encode("utf-16-le")) // 2
     return len(text.encode("utf-8"))
@@ -86,9 +155,26 @@ def _pieces(sentence: str, room: int, spec: TextSpec) -> list[str]:
 
 
 def check(text: str, spec: TextSpec) -> TextCheck:
+    if len(text) > raw_limit(spec):  # before any counting: the work per text is bounded
+        thread = f" ({spec.max_parts} posts as a thread)" if spec.max_parts > 1 else ""
+        problem = (
+            f"{spec.field} is {len(text):,} characters, far over the limit of {spec.max_length:,}{thread}; "
+            f"a text over {raw_limit(spec):,} characters is not counted"
+        )
+        return TextCheck(length=len(text), limit=spec.max_length, valid=False, problems=(problem,))
     text = unicodedata.normalize("NFC", text)
-    length = count(text, spec.counting)
+    try:
+        length = count(text, spec.counting)
+    except Uncountable as error:
+        return TextCheck(length=len(text), limit=spec.max_length, valid=False, problems=(f"{spec.field}: {error}",))
     problems: list[str] = []
+    if spec.max_parts > 1 and length > spec.max_length * spec.max_parts:
+        # no thread holds it (every part is shorter than a post): not split, which counts each word
+        problem = (
+            f"{spec.field} is {length} characters: it needs more than {spec.max_parts} posts as a thread, "
+            f"over the limit of {spec.max_parts}"
+        )
+        return TextCheck(length=length, limit=spec.max_length, valid=False, problems=(problem,))
     if length > spec.max_length and spec.max_parts > 1:
         try:
             parts = len(split_thread(text, spec))
@@ -99,9 +185,12 @@ def check(text: str, spec: TextSpec) -> TextCheck:
                 problems.append(f"{spec.field} needs {parts} posts as a thread, over the limit of {spec.max_parts}")
         return TextCheck(length=length, limit=spec.max_length, valid=not problems, problems=tuple(problems))
     if length > spec.max_length:
-        unit = {Counting.UTF8_BYTES: "bytes"}.get(spec.counting, "characters")
-        problems.append(f"{spec.field} is {length} {unit}, over the limit of {spec.max_length}")
+        problems.append(f"{spec.field} is {length} {_unit(spec)}, over the limit of {spec.max_length}")
     bad = sorted({char for char in text if char in spec.forbidden})
     if bad:
         problems.append(f"{spec.field} may not contain {' or '.join(repr(c) for c in bad)}")
     return TextCheck(length=length, limit=spec.max_length, valid=not problems, problems=tuple(problems))
+
+
+def _unit(spec: TextSpec) -> str:
+    return "bytes" if spec.counting is Counting.UTF8_BYTES else "characters"

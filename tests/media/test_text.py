@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from media.specs import SPECS
-from media.text import check, split_thread, x_weighted
+from media.specs import SPECS, Counting
+from media.text import _x_countable, check, count, raw_limit, split_thread, x_weighted
 
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "twitter-text"
 # rb/test/conformance_test.rb: the plain weighted group runs with config v2, the rest with v3
@@ -114,3 +116,45 @@ def test_a_text_too_long_for_a_thread_or_a_word_too_long_for_a_post_is_refused()
     assert "over the limit of 25" in check("word " * 2000, spec).problems[0]
     assert "does not fit in one post" in check("é" * 300, spec).problems[0]
     assert not check("x" * 3001, SPECS["linkedin"].text).valid  # no threads on LinkedIn
+
+
+# --- bounded work (issue 11, finding 5) ------------------------------------------------------------------------
+
+# Words made of what X's web-address pattern looks at: labels, dots, top-level domains, a protocol, paths.
+_PIECES = ["a", "b7", "é", "ab", ".", ".", "-", "_", "com", "co", "uk", "xn--p1ai", "中国", "http://", "/x", "?q", "😀"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=st.lists(st.lists(st.sampled_from(_PIECES), max_size=8).map("".join), max_size=6))
+def test_counting_for_x_with_bounded_work_counts_what_twitter_text_counts(words: list[str]) -> None:
+    text = " ".join(words)
+    assert count(text, Counting.X_WEIGHTED) == x_weighted(text).weightedLength
+
+
+def test_a_long_dotted_word_without_a_web_address_is_counted_without_the_pattern() -> None:
+    # "a." * 800 took 46 s in twitter-text's pattern (near-cubic); no top-level domain, so no web address
+    assert "." not in _x_countable("a." * 800)
+    assert count("a." * 800, Counting.X_WEIGHTED) == 1600
+    assert _x_countable("see cms.cern and a.b.c") == "see cms.cern and a,b,c"
+
+
+def test_dotted_words_that_could_be_web_addresses_are_refused_when_counting_them_would_take_too_long() -> None:
+    result = check("a." * 200 + "a_.com", SPECS["x"].text)
+    assert not result.valid
+    assert "too many dots between spaces" in result.problems[0]
+    ordinary = "Results: https://cms.cern/news/2027/a.b.c and home.cern, twiki.cern.ch. " * 30
+    assert check(ordinary, SPECS["x"].text).valid  # a thread of ordinary web addresses
+
+
+def test_a_text_far_over_the_limit_is_refused_before_it_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(*_: object) -> int:
+        raise AssertionError("counted")
+
+    monkeypatch.setattr("media.text.count", never)
+    spec = SPECS["x"].text
+    result = check("a." * 50_000, spec)
+    assert result.problems == (
+        "text is 100,000 characters, far over the limit of 280 (25 posts as a thread); "
+        "a text over 28,000 characters is not counted",
+    )
+    assert raw_limit(SPECS["webhook"].text) == 400_000
