@@ -545,25 +545,96 @@ def policy_as_toml(policy: Policy) -> str:
 # --- edits ------------------------------------------------------------------------------------------------------
 
 
-def characters_changed(old: str, new: str) -> int:
+def characters_changed(old: str, new: str, *, at_most: int | None = None) -> int:
     """How many characters an edit from ``old`` to ``new`` inserted, deleted or replaced.
 
     A replacement of a stretch counts the longer of its two sides, so fixing one typo counts 1 and swapping two
-    letters counts 2. A rewrite counts at most the length of the longer text (replacing everything), however
-    the matcher pairs up the few letters the two texts share.
+    letters counts 2; the stretches are paired up the way that counts least (this is the Levenshtein distance).
+    A rewrite counts at most the length of the longer text.
+
+    The work is linear in the texts for a bounded count: the common start and end are skipped (slice comparisons),
+    then the changes are found diagonal by diagonal, furthest first (Ukkonen; Landau and Vishkin), in about
+    n + d * d steps for a count of d. With ``at_most``, the search stops there and returns ``at_most + 1`` for any
+    larger count, so two long, unrelated texts cost ``at_most`` squared, not their lengths multiplied.
     """
-    if old == new:
-        return 0
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    changed = 0
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "equal":
-            changed += max(i2 - i1, j2 - j1)
-    return min(changed, max(len(old), len(new)))
+    old, new = _changed_region(old, new)
+    ceiling = max(len(old), len(new))  # replacing everything
+    bound = ceiling if at_most is None else min(ceiling, max(at_most, 0) + 1)
+    if abs(len(old) - len(new)) >= bound:
+        return min(abs(len(old) - len(new)), bound)
+    return _levenshtein(old, new, bound)
+
+
+def _changed_region(old: str, new: str) -> tuple[str, str]:
+    """``old`` and ``new`` without the start and the end they have in common."""
+    start = _common_run(old, 0, new, 0)
+    end = _common_run(old[::-1], 0, new[::-1], 0, limit=min(len(old), len(new)) - start)
+    return old[start : len(old) - end], new[start : len(new) - end]
+
+
+def _common_run(a: str, i: int, b: str, j: int, *, limit: int | None = None) -> int:
+    """How many characters ``a[i:]`` and ``b[j:]`` have in common at their start, by galloping over slices."""
+    most = min(len(a) - i, len(b) - j) if limit is None else limit
+    low, step = 0, 16
+    while low < most:
+        high = min(most, low + step)
+        if a[i + low : i + high] == b[j + low : j + high]:
+            low, step = high, step * 2
+            continue
+        while high - low > 1:  # the first difference lies in [low, high)
+            middle = (low + high) // 2
+            if a[i + low : i + middle] == b[j + low : j + middle]:
+                low = middle
+            else:
+                high = middle
+        return low
+    return most
+
+
+def _levenshtein(a: str, b: str, bound: int) -> int:
+    """The edit distance of ``a`` and ``b`` if it is below ``bound``, else ``bound``.
+
+    ``reach[k]`` is the furthest row (characters of ``a`` used) reached on diagonal ``k - bound`` (column minus
+    row) with ``d`` edits; each round extends every diagonal by one edit, then slides along equal characters.
+    """
+    rows, columns = len(a), len(b)
+    goal = columns - rows
+    unreached = -(2**62)
+    reach = [unreached] * (2 * bound + 3)
+    for d in range(bound):
+        following = [unreached] * (2 * bound + 3)
+        for k in range(max(-d, -rows), min(d, columns) + 1):
+            at = k + bound + 1
+            if d == 0:
+                row = 0
+            else:
+                # replace (same diagonal), delete from a (from the diagonal to the right), insert (from the left)
+                row = max(reach[at] + 1, reach[at + 1] + 1, reach[at - 1])
+                if row < 0:
+                    continue
+            row = min(row, rows, columns - k)
+            if row + k < 0:
+                row = -k
+            if row < rows and row + k < columns:
+                row += _common_run(a, row, b, row + k)
+            following[at] = row
+            if k == goal and row >= rows:
+                return d
+        reach = following
+    return bound
+
+
+# Trivial edits are counted up to this many characters (the count's work grows with its square: 250 is about
+# 0.1 s). A policy allowing more still keeps the sign-off of an edit confined to at most that many characters
+# (from its first change to its last), however they pair up.
+TRIVIAL_EDIT_COUNTED = 250
 
 
 def is_trivial_edit(old: str, new: str, *, limit: int) -> bool:
     """Whether an edit is small enough (at most ``limit`` characters changed) to keep the post's sign-off."""
     if limit <= 0 or abs(len(old) - len(new)) > limit:
         return False
-    return characters_changed(old, new) <= limit
+    counted = min(limit, TRIVIAL_EDIT_COUNTED)
+    if characters_changed(old, new, at_most=counted) <= counted:
+        return True
+    return limit > counted and max(map(len, _changed_region(old, new))) <= limit
