@@ -536,3 +536,130 @@ def upcoming(
             label = f"blackout: {window.name}"
         shown.append((slot, label))
     return shown
+
+
+# -- explanations --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A post holding a time on a channel, as explanations name it."""
+
+    at: datetime
+    post: int
+    note: str | None = None  # how it got there, e.g. "fixed time", "published", "high priority"
+
+    def __post_init__(self) -> None:
+        _require_aware(self.at, f"booking of post {self.post}")
+
+    @property
+    def name(self) -> str:
+        return f"post {self.post}" + (f" ({self.note})" if self.note else "")
+
+    def describe(self, zone: ZoneInfo, *, on: date | None = None) -> str:
+        """Such as 'post 5 at 11:00 (fixed time)'; the date too unless the post is on the local day ``on``."""
+        local = self.at.astimezone(zone)
+        when = f"{local:%H:%M}" if local.date() == on else f"{local:%a %Y-%m-%d %H:%M}"
+        return f"post {self.post} at {when}" + (f" ({self.note})" if self.note else "")
+
+
+class SlotStatus(StrEnum):
+    FREE = "free"
+    TAKEN = "taken"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a moment is to the queue: free, taken (by which posts), or blocked (why, by which posts)."""
+
+    status: SlotStatus
+    reason: str | None = None
+    by: tuple[Booking, ...] = ()
+
+
+class Explainer:
+    """Why the queue would or would not put a post at a moment, by the rules ``allocate`` applies
+    (in its order: a post there, a blackout, the daily maximum, the spacing)."""
+
+    def __init__(
+        self,
+        schedule: PostingSchedule,
+        bookings: Iterable[Booking],
+        blackouts: Sequence[Window] = (),
+        *,
+        earliest: datetime | None = None,
+    ) -> None:
+        self.schedule = schedule
+        self.zone = get_zone(schedule.zone)
+        self.bookings = sorted(bookings, key=lambda booking: (booking.at, booking.post))
+        self._limits = _Bookings.of(schedule, (booking.at for booking in self.bookings))
+        self._blackouts = blackouts
+        if earliest is not None:
+            _require_aware(earliest, "earliest")
+        self._earliest = earliest
+
+    def local(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.zone):%a %Y-%m-%d %H:%M}"
+
+    def on_day_of(self, moment: datetime) -> list[Booking]:
+        """The posts on the local day of ``moment``: those that count against its maximum."""
+        day = self._limits.local_day(moment)
+        return [booking for booking in self.bookings if self._limits.local_day(booking.at) == day]
+
+    def explain(self, moment: datetime) -> Verdict:
+        _require_aware(moment, "moment")
+        moment = moment.astimezone(UTC)
+        there = tuple(booking for booking in self.bookings if booking.at == moment)
+        if there:
+            return Verdict(SlotStatus.TAKEN, None, there)
+        window = _covering(moment, self._blackouts)
+        if window is not None:
+            return Verdict(SlotStatus.BLOCKED, f"blackout {window.name!r} (until {self.local(window.ends_at)})")
+        if self._earliest is not None and moment < self._earliest:
+            return Verdict(SlotStatus.BLOCKED, f"too soon: the queue fills slots from {self.local(self._earliest)} on")
+        if self._limits.day_full(moment):
+            day = self._limits.local_day(moment)
+            same_day = tuple(self.on_day_of(moment))
+            listed = ", ".join(booking.describe(self.zone, on=day) for booking in same_day)
+            return Verdict(
+                SlotStatus.BLOCKED, f"day full (at most {self.schedule.max_per_day} a day): {listed}", same_day
+            )
+        if self._limits.clear_from(moment) is not None:
+            spacing = self.schedule.min_spacing
+            day = self._limits.local_day(moment)
+            close = tuple(booking for booking in self.bookings if abs(booking.at - moment) < spacing)
+            listed = ", ".join(booking.describe(self.zone, on=day) for booking in close)
+            return Verdict(SlotStatus.BLOCKED, f"too close: less than {_describe_span(spacing)} from {listed}", close)
+        return Verdict(SlotStatus.FREE)
+
+    def why_moved(self, old: datetime, new: datetime) -> str:
+        """Why the queue moved a post from ``old`` to ``new``; the explainer holds the bookings after the
+        move (without the moved post)."""
+        if new < old:
+            return "an earlier slot came free"
+        verdict = self.explain(old)
+        if verdict.status is SlotStatus.TAKEN:
+            return f"its slot went to {', '.join(booking.name for booking in verdict.by)}"
+        if verdict.status is SlotStatus.BLOCKED:
+            return f"its slot is blocked: {verdict.reason}"
+        if old not in set(slot_instants(self.schedule, old, old + timedelta(seconds=1))):
+            return f"{self.local(old)} is no longer a slot ({self.schedule.describe()})"
+        return "the queue was reordered"
+
+
+def explain_slots(
+    schedule: PostingSchedule,
+    *,
+    now: datetime,
+    days: int,
+    bookings: Iterable[Booking],
+    blackouts: Sequence[Window] = (),
+    earliest: datetime | None = None,
+) -> list[tuple[datetime, Verdict]]:
+    """The slots of the next ``days`` days, each free, taken or blocked (and why). ``bookings`` are every
+    post on the channel from the day before ``now`` on, so daily counts and spacing see them all."""
+    if days < 0:
+        raise InvalidInput(f"days {days}: give a number of days of at least 0, e.g. 7")
+    explainer = Explainer(schedule, bookings, blackouts, earliest=earliest)
+    return [(slot, explainer.explain(slot)) for slot in slot_instants(schedule, now, now + timedelta(days=days))]

@@ -9,12 +9,16 @@ import pytest
 
 from scheduler.errors import InvalidInput, UnknownTimeZone
 from scheduler.slots import (
+    Booking,
+    Explainer,
     NoFreeSlot,
     PostingSchedule,
     Priority,
     Queued,
+    SlotStatus,
     Window,
     allocate,
+    explain_slots,
     parse_priority,
     release,
     slot_instants,
@@ -623,3 +627,62 @@ def test_upcoming_spans_whole_days_from_now() -> None:
 def test_upcoming_refuses_negative_days() -> None:
     with pytest.raises(InvalidInput, match="days -1"):
         upcoming(schedule("daily 09:00"), now=NOW, days=-1, booked={})
+
+
+# -- explanations --------------------------------------------------------------------------------
+
+
+def test_explain_says_free_taken_or_blocked_and_by_which_posts() -> None:
+    daily = schedule("daily 09:00,11:00,15:00,18:00", max_per_day=3, min_spacing="90m")
+    bookings = [
+        Booking(local(5, 9), 1),
+        Booking(local(5, 10, 30), 2, "fixed time"),
+        Booking(local(6, 16), 3, "fixed time"),
+        Booking(local(6, 17), 4, "fixed time"),
+        Booking(local(6, 20), 5, "high priority"),
+    ]
+    blackout = Window("Maintenance", local(7, 14), local(7, 16))
+    shown = explain_slots(daily, now=NOW, days=3, bookings=bookings, blackouts=[blackout], earliest=local(5, 9))
+    verdicts = {moment: (verdict.status, verdict.reason, [b.post for b in verdict.by]) for moment, verdict in shown}
+    assert verdicts[local(5, 9)] == (SlotStatus.TAKEN, None, [1])
+    assert verdicts[local(5, 11)] == (
+        SlotStatus.BLOCKED,
+        "too close: less than 90 min from post 2 at 10:30 (fixed time)",
+        [2],
+    )
+    assert verdicts[local(5, 15)] == (SlotStatus.FREE, None, [])
+    day_full = "day full (at most 3 a day): post 3 at 16:00 (fixed time), post 4 at 17:00 (fixed time), " + (
+        "post 5 at 20:00 (high priority)"
+    )
+    assert verdicts[local(6, 9)] == (SlotStatus.BLOCKED, day_full, [3, 4, 5])
+    assert verdicts[local(7, 15)] == (
+        SlotStatus.BLOCKED,
+        "blackout 'Maintenance' (until Wed 2026-01-07 16:00)",
+        [],
+    )
+
+
+def test_explain_calls_a_slot_before_the_earliest_the_queue_fills_too_soon() -> None:
+    [(moment, verdict)] = explain_slots(
+        schedule("daily 09:00"), now=local(5, 8), days=1, bookings=[], earliest=local(5, 10)
+    )
+    assert (moment, verdict.status, verdict.reason) == (
+        local(5, 9),
+        SlotStatus.BLOCKED,
+        "too soon: the queue fills slots from Mon 2026-01-05 10:00 on",
+    )
+    with pytest.raises(InvalidInput, match="days -1"):
+        explain_slots(schedule("daily 09:00"), now=NOW, days=-1, bookings=[])
+
+
+def test_why_moved_names_what_holds_the_old_time() -> None:
+    daily = schedule("daily 09:00", max_per_day=1)
+    explainer = Explainer(daily, [Booking(local(5, 9), 7, "high priority"), Booking(local(6, 12), 8, "fixed time")])
+    assert explainer.why_moved(local(5, 9), local(7, 9)) == "its slot went to post 7 (high priority)"
+    assert explainer.why_moved(local(6, 9), local(7, 9)) == (
+        "its slot is blocked: day full (at most 1 a day): post 8 at 12:00 (fixed time)"
+    )
+    assert explainer.why_moved(local(9, 9), local(7, 9)) == "an earlier slot came free"
+    assert explainer.why_moved(local(8, 10), local(9, 9)) == (
+        "Thu 2026-01-08 10:00 is no longer a slot (Daily 09:00 (Europe/Zurich); at most 1 a day)"
+    )
