@@ -16,6 +16,7 @@ from adapters._http import retry_after_seconds, shared_session, translate_transp
 from adapters.base import Adapter, Prepared, PublishContext, Published
 from adapters.errors import AuthExpired, OutcomeUnknown, Permanent, Retryable
 from scheduler.content import ChannelInfo, Content
+from scheduler.redaction import redact_secret_url
 from scheduler.settings import Settings
 
 
@@ -26,6 +27,8 @@ class WebhookAdapter(Adapter):
         super().__init__(channel, settings)
         self.url = str(channel.options.get("url", ""))
         self.lookup_url = channel.options.get("lookup_url")
+        # the URL is the receiver's key: errors, logs and the outbox name only where it goes
+        self.shown_url = redact_secret_url(self.url)
         self.session = shared_session()
 
     @classmethod
@@ -61,7 +64,7 @@ class WebhookAdapter(Adapter):
             text=content.full_text,
             title=content.title,
             media=media,
-            request={"method": "POST", "url": self.url, "json": body},
+            request={"method": "POST", "url": self.shown_url, "json": body},
         )
 
     def _headers(self, ctx: PublishContext) -> dict[str, str]:
@@ -73,7 +76,7 @@ class WebhookAdapter(Adapter):
 
     def publish(self, prepared: Prepared, ctx: PublishContext) -> Published:
         body = dict(prepared.request["json"], publication_id=ctx.publication_id, attempt=ctx.attempt)
-        with translate_transport_errors(f"webhook {self.url}"):
+        with translate_transport_errors(f"webhook {self.shown_url}"):
             response = self.session.post(
                 self.url,
                 json=body,
@@ -85,7 +88,7 @@ class WebhookAdapter(Adapter):
     def lookup(self, prepared: Prepared, ctx: PublishContext) -> Published | None:
         if not self.lookup_url:
             return None
-        with translate_transport_errors(f"webhook lookup {self.lookup_url}"):
+        with translate_transport_errors(f"webhook lookup {redact_secret_url(str(self.lookup_url))}"):
             response = self.session.get(
                 str(self.lookup_url),
                 params={"idempotency_key": ctx.idempotency_key},

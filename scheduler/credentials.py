@@ -16,8 +16,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select, text, update
 
 from scheduler.errors import ConfigurationError
+from scheduler.redaction import MASK, is_secret_name, redact, redact_secret_url, redact_value, remember_fields
 from scheduler.settings import Settings
-from scheduler.store import Channel, Database, Event
+from scheduler.store import Channel, Database, Event, Publication
 from scheduler.transitions import record_event
 
 
@@ -40,7 +41,94 @@ def decrypt_credentials(blob: bytes | None, settings: Settings, channel: str) ->
             f"cannot decrypt the credentials of channel {channel!r}: CROSSPOST_SECRET_KEY is not the one "
             "they were stored with"
         ) from None
+    remember_fields(data)  # from now on masked wherever this process writes or logs them
     return data
+
+
+# -- options that are secrets ------------------------------------------------------------------------
+# A webhook's URL is its key (Slack, Teams, Discord and most receivers put the secret in the path,
+# others in the userinfo or the query): it is stored encrypted like credentials, in
+# Channel.secret_options, never in Channel.options, and shown as its scheme and host only.
+
+SECRET_OPTIONS = frozenset({"url", "lookup_url"})
+
+
+def is_secret_option(name: str) -> bool:
+    return name in SECRET_OPTIONS or is_secret_name(name)
+
+
+def seal_options(options: dict[str, Any], settings: Settings) -> tuple[dict[str, Any], bytes | None]:
+    """Split a channel's options into the plain ones and the secret ones, encrypted."""
+    plain = {key: value for key, value in options.items() if not is_secret_option(key)}
+    secret = {key: value for key, value in options.items() if is_secret_option(key)}
+    return plain, (_fernet(settings).encrypt(json.dumps(secret).encode()) if secret else None)
+
+
+def unseal_options(blob: bytes | None, settings: Settings, channel: str) -> dict[str, Any]:
+    if blob is None:
+        return {}
+    try:
+        data: dict[str, Any] = json.loads(_fernet(settings).decrypt(blob))
+    except InvalidToken:
+        raise ConfigurationError(
+            f"cannot decrypt the options of channel {channel!r} (its webhook URL): CROSSPOST_SECRET_KEY is not "
+            "the one they were stored with"
+        ) from None
+    remember_fields(data)
+    return data
+
+
+def channel_options(
+    options: dict[str, Any] | None, blob: bytes | None, settings: Settings, channel: str
+) -> dict[str, Any]:
+    """All of a channel's options, the secret ones decrypted: what its adapter is given."""
+    return {**(options or {}), **unseal_options(blob, settings, channel)}
+
+
+def shown_options(
+    options: dict[str, Any] | None, blob: bytes | None, settings: Settings, channel: str
+) -> dict[str, Any]:
+    """A channel's options for people: the secret ones masked (a URL shows where it goes, not its
+    path, query or userinfo)."""
+    shown: dict[str, Any] = redact_value(dict(options or {}))
+    try:
+        secret = channel_options(options, blob, settings, channel)
+    except ConfigurationError:
+        return {**shown, "secret_options": "cannot be decrypted with this CROSSPOST_SECRET_KEY"}
+    for key, value in secret.items():
+        if is_secret_option(key):
+            shown[key] = redact_secret_url(value) if isinstance(value, str) and "://" in value else MASK
+    return shown
+
+
+def seal_plain_options(db: Database, settings: Settings) -> list[str]:
+    """Encrypt the secret options still stored in plain text (channels added before they were
+    sealed), and redact what their publications' last errors quoted of them. Run after migrating.
+    Returns the channels sealed."""
+    sealed = []
+    with db.transaction() as session:
+        for channel in session.scalars(select(Channel)):
+            plain, blob = seal_options(dict(channel.options or {}), settings)
+            if blob is None:
+                continue
+            moved = unseal_options(blob, settings, channel.name)  # remembered: masked from here on
+            earlier = unseal_options(channel.secret_options, settings, channel.name)
+            channel.options = plain
+            channel.secret_options = _fernet(settings).encrypt(json.dumps({**moved, **earlier}).encode())
+            for publication in session.scalars(
+                select(Publication).where(Publication.channel_id == channel.id, Publication.last_error.is_not(None))
+            ):
+                publication.last_error = redact(publication.last_error or "")
+            sealed.append(channel.name)
+    if sealed and db.dialect == "sqlite":
+        # the plain text would stay in the file's free space and the write-ahead log: rewrite both
+        raw = db.engine.raw_connection()
+        try:
+            raw.execute("VACUUM")
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+    return sealed
 
 
 REFRESH_MARGIN = 300.0  # refresh this long before expiry, so a slow upload never runs out of token

@@ -18,7 +18,7 @@ from media.specs import SPECS
 from scheduler import editorial, timetable
 from scheduler.authorization import Action, authorize
 from scheduler.content import Content, MediaItem, problems_for
-from scheduler.credentials import encrypt_credentials
+from scheduler.credentials import encrypt_credentials, seal_options
 from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, Refused, StateConflict, UnknownChannel
 from scheduler.media_prep import needs_renditions
 from scheduler.media_store import StoredMedia, ingest
@@ -67,6 +67,7 @@ def add_channel(
         raise InvalidInput(f"unknown platform {platform!r}; known: {', '.join(sorted(SPECS))}")
     get_zone(timezone)
     secret = encrypt_credentials(credentials, settings) if credentials else None
+    plain_options, secret_options = seal_options(options or {}, settings)  # a webhook's URL is a secret
     with db.transaction() as session:
         if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
             raise InvalidInput(f"a channel named {name!r} already exists")
@@ -79,7 +80,8 @@ def add_channel(
             timezone=timezone,
             language=language,
             dry_run=dry_run,
-            options=options or {},
+            options=plain_options,
+            secret_options=secret_options,
             credentials=secret,
             created_at=now,
         )

@@ -35,6 +35,7 @@ from sqlalchemy.sql.expression import Executable
 from scheduler import timetable
 from scheduler.content import ChannelInfo, Content
 from scheduler.credentials import (
+    channel_options,
     current_credentials,
     decrypt_credentials,
     expiring,
@@ -52,6 +53,7 @@ from scheduler.ports import (
     RateLimiter,
     Retryable,
 )
+from scheduler.redaction import redact_optional
 from scheduler.settings import Settings
 from scheduler.states import DISPATCHABLE, PublicationState
 from scheduler.store import Channel, Database, Post, PostMedia, PostVariant, Publication, Rendition
@@ -409,6 +411,7 @@ def _finish(
     values: dict[str, Any] | None = None,
 ) -> PublicationState | None:
     """Record the outcome of a claimed attempt, only if this worker still holds the lease."""
+    error = redact_optional(error)  # an adapter's error can quote a token or the webhook URL (load remembered them)
     changes: dict[str, Any] = {"lease_until": None, "last_error": error, **(values or {})}
     if to is S.PUBLISHED:
         changes["published_version"] = claimed.content.version
@@ -723,6 +726,7 @@ def _load_statement() -> Executable:
             channel.c.language.label("channel_language"),
             channel.c.dry_run,
             channel.c.options,
+            channel.c.secret_options,
             channel.c.credentials,
             channel.c.status.label("channel_status"),
             media.c.path,
@@ -784,7 +788,7 @@ def load(connection: Connection, publication_id: int, settings: Settings) -> Loa
             timezone=first.timezone,
             language=first.channel_language,
             dry_run=first.dry_run,
-            options=dict(first.options or {}),
+            options=channel_options(first.options, first.secret_options, settings, first.channel_name),
             credentials=decrypt_credentials(first.credentials, settings, first.channel_name),
             status=first.channel_status,
         ),

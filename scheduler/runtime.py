@@ -13,8 +13,10 @@ from sqlalchemy.engine import make_url
 
 from adapters import get_adapter
 from scheduler.content import ChannelInfo
+from scheduler.credentials import seal_plain_options
 from scheduler.ports import Publisher, RateLimiter
 from scheduler.ratelimit import MemoryLimiter, RedisLimiter
+from scheduler.redaction import install_log_redaction
 from scheduler.settings import Settings
 from scheduler.store import Database, open_database
 from scheduler.when import utcnow
@@ -33,12 +35,23 @@ class Runtime:
 
 def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
     settings = settings or Settings()
+    install_log_redaction()
     settings.check_secret()  # an empty or short key is refused before anything is stored with it
     make_private(settings)
     broker = settings.broker_url or ""
     # several worker processes share Redis's count; the embedded mode is one process
     limiter: RateLimiter = RedisLimiter(broker) if broker.startswith(("redis://", "rediss://")) else MemoryLimiter()
-    return Runtime(settings=settings, db=open_database(settings.database_url, migrate=migrate), limiter=limiter)
+    db = open_database(settings.database_url, migrate=False)
+    if migrate and not db.at_head():
+        upgrade(db, settings)
+    return Runtime(settings=settings, db=db, limiter=limiter)
+
+
+def upgrade(db: Database, settings: Settings) -> None:
+    """Apply pending migrations, then encrypt what older versions stored in plain text (webhook
+    URLs: a migration does not hold the secret key)."""
+    db.upgrade()
+    seal_plain_options(db, settings)
 
 
 def make_private(settings: Settings) -> None:

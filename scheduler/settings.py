@@ -15,8 +15,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scheduler.errors import ConfigurationError
+from scheduler.redaction import MASK, redact_value
 
-# The secret key encrypts channel credentials at rest. An empty key would make it a
+# The secret key encrypts channel credentials and webhook URLs at rest. An empty key would make it a
 # constant, a short one guessable: at least this many characters (secrets.token_urlsafe(32) gives 43).
 MIN_SECRET_LENGTH = 32
 MAKE_SECRET = "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"  # noqa: S105
@@ -184,23 +185,16 @@ class Settings(BaseSettings):
             key_file.chmod(0o600)
 
     def masked(self) -> dict[str, str]:
-        """The effective settings for display, with secrets and URL passwords hidden."""
+        """The effective settings for display, secrets hidden (``scheduler.redaction``)."""
         shown: dict[str, str] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
             if name == "secret_key":
-                shown[name] = "(generated in data_dir/secret.key)" if value is None else "********"
-            elif name in ("database_url", "broker_url") and value:
-                shown[name] = mask_url_password(str(value))
+                shown[name] = "(generated in data_dir/secret.key)" if value is None else MASK
+            elif value is None:
+                shown[name] = ""
+            elif isinstance(value, frozenset):
+                shown[name] = str(redact_value(sorted(value)))
             else:
-                shown[name] = "" if value is None else str(value)
+                shown[name] = str(redact_value(str(value), name))
         return shown
-
-
-def mask_url_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user, has_password, _ = credentials.partition(":")
-    return f"{scheme}://{user}{':********' if has_password else ''}@{host}"

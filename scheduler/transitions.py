@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
+from scheduler.redaction import redact, redact_optional, redact_value
 from scheduler.states import ALLOWED, PublicationState
 from scheduler.store import Event, Publication
 
@@ -80,6 +81,10 @@ def apply(
     if to not in ALLOWED[source]:
         raise AssertionError(f"{source} -> {to} is not an allowed transition")
     values = values or {}
+    # what is written here is kept for ever (the event log refuses updates): never a secret
+    message = redact_optional(message)
+    if values.get("last_error"):
+        values = {**values, "last_error": redact(values["last_error"])}
     postgres = connection.dialect.name == "postgresql"
     statement, event_statement = _move_statements(
         postgres,
@@ -175,7 +180,7 @@ def record_event(
             channel_id=channel_id,
             to_state=to_state,
             actor=actor,
-            message=message,
-            data=data or {},
+            message=redact_optional(message),  # the event log is append-only: a secret in it stays
+            data=redact_value(data) if data else {},
         )
     )

@@ -13,8 +13,10 @@ from adapters import adapter_class, check_channel, oauth
 from scheduler import editorial, posts
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
+from scheduler.credentials import shown_options
 from scheduler.errors import InvalidInput
 from scheduler.runtime import build_runtime
+from scheduler.settings import Settings
 
 app = typer.Typer(help="Channels: named accounts on a platform.", no_args_is_help=True)
 
@@ -80,7 +82,7 @@ def add(
         now=runtime.clock(),
         actor=actor(as_user),
     )
-    view = _view(channel, org)
+    view = _view(channel, org, runtime.settings)
     if as_json:
         print_json(view)
     else:
@@ -88,7 +90,8 @@ def add(
         print(f"channel {channel.name} added ({', '.join(details)})")
 
 
-def _view(channel: Any, org: str | None) -> dict[str, Any]:
+def _view(channel: Any, org: str | None, settings: Settings) -> dict[str, Any]:
+    """A channel for people: secret options (a webhook's URL) show where they go, not their key."""
     return {
         "name": channel.name,
         "org": org,
@@ -98,16 +101,17 @@ def _view(channel: Any, org: str | None) -> dict[str, Any]:
         "dry_run": channel.dry_run,
         "status": channel.status,
         "has_credentials": channel.credentials is not None,
-        "options": channel.options,
+        "options": shown_options(channel.options, channel.secret_options, settings, channel.name),
     }
 
 
 @app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List channels."""
-    db = build_runtime().db
+    runtime = build_runtime()
+    db = runtime.db
     owners = {name: row["name"] for row in editorial.list_orgs(db) for name in row["channels"]}
-    views = [_view(channel, owners.get(channel.name)) for channel in posts.list_channels(db)]
+    views = [_view(channel, owners.get(channel.name), runtime.settings) for channel in posts.list_channels(db)]
     if as_json:
         print_json(views)
         return

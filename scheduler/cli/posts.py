@@ -16,6 +16,7 @@ from scheduler import editorial, posts
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor, person
 from scheduler.errors import InvalidInput, NotFound
+from scheduler.redaction import redact, redact_optional
 from scheduler.runtime import Runtime, build_runtime
 from scheduler.settings import Settings
 
@@ -161,6 +162,8 @@ def show(post_id: int, as_json: JsonFlag = False) -> None:
     db = build_runtime().db.reader()  # reads take no write lock: they answer while a writer works
     view = posts.show_post(db, post_id)
     review = editorial.review_view(db, post_id)["review"]
+    for publication in view["publications"]:
+        publication["last_error"] = redact_optional(publication["last_error"])
     if as_json:
         print_json({**view, "review": review})
         return
@@ -476,12 +479,13 @@ def events(
                         "publication_id": event.publication_id,
                         "from_state": event.from_state,
                         "to_state": event.to_state,
-                        "message": event.message,
+                        "message": redact_optional(event.message),  # also events written before redaction
                     }
                 )
             else:
                 where = f"post {event.post_id}" + (f" pub {event.publication_id}" if event.publication_id else "")
-                print(f"{event.id:>6} {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<26} {where}  {event.message or ''}")
+                message = redact(event.message or "")
+                print(f"{event.id:>6} {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<26} {where}  {message}")
         if not follow:
             if len(batch) == limit and posts.read_events(db, after=last, post_id=post, limit=1):
                 same_post = f" --post {post}" if post is not None else ""

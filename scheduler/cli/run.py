@@ -15,6 +15,7 @@ import typer
 from scheduler.cli._output import print_json, print_table
 from scheduler.errors import ConfigurationError
 from scheduler.runtime import build_runtime
+from scheduler.runtime import upgrade as upgrade_database
 from scheduler.settings import LINKEDIN_VERSION_LAG, Settings
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -37,8 +38,8 @@ def _stop_on_signals() -> threading.Event:
 def upgrade() -> None:
     """Apply pending migrations (also done automatically on start)."""
     runtime = build_runtime(migrate=False)
-    runtime.db.upgrade()
-    print(f"database at {Settings().masked()['database_url']} is up to date")
+    upgrade_database(runtime.db, runtime.settings)
+    print(f"database at {runtime.settings.masked()['database_url']} is up to date")
 
 
 def config(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

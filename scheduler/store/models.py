@@ -96,6 +96,8 @@ class Channel(Base):
     status: Mapped[str] = mapped_column(String(30), default="active")
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)  # Fernet token, never plain text
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the options that are secrets (a webhook's URL: its path often is the key), as a Fernet token
+    secret_options: Mapped[bytes | None] = mapped_column(LargeBinary)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_at: Mapped[datetime]
 
