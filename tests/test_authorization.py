@@ -147,6 +147,7 @@ NOT_SCOPED: dict[str, str] = {
             "text check",
             "user list",
             "org list",
+            "report",
         ],
         "reads or checks only; on the server's CLI that is the operator's (the API scopes reads)",
     ),

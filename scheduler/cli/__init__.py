@@ -7,7 +7,7 @@ import sys
 import click
 import typer
 
-from scheduler.cli import channels, editorial, media, observances, posts, run, timetable
+from scheduler.cli import channels, editorial, media, observances, posts, reports, run, timetable
 from scheduler.cli._output import fail
 from scheduler.errors import CrosspostError, InvalidInput
 
@@ -32,6 +32,7 @@ app.add_typer(observances.campaign_app, name="campaign")
 app.command("pause")(timetable.pause)
 app.command("resume")(timetable.resume)
 app.command("events")(posts.events)
+app.command("report")(reports.report)
 app.command("config")(run.config)
 app.command("up")(run.up)
 app.command("worker")(run.worker)
