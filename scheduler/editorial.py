@@ -50,6 +50,7 @@ from scheduler.store import (
     User,
 )
 from scheduler.transitions import record_event, transition
+from scheduler.when import get_zone, utcnow
 
 S = PublicationState
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
@@ -957,8 +958,9 @@ def as_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
     return out.getvalue()
 
 
-def review_view(db: Database, post_id: int) -> dict[str, Any]:
-    """Where a post stands in review: what each publication needs, sign-offs and comments."""
+def review_view(db: Database, post_id: int, *, now: datetime | None = None) -> dict[str, Any]:
+    """Where a post stands in review: what each publication needs and by when, sign-offs and comments."""
+    now = now or utcnow()
     with db.transaction() as session:
         post = load_post(session, post_id, lock=False)
         needs = needs_of(session, post)
@@ -970,6 +972,7 @@ def review_view(db: Database, post_id: int) -> dict[str, Any]:
             "format": post.format,
             "priority": post.priority,
             "needs": {needs[p.id].channel: needs[p.id].describe() for p in post.publications},
+            "deadlines": {needs[p.id].channel: _deadline(needs[p.id], p, now) for p in post.publications},
             "comments": [
                 {"at": c.at.isoformat(), "author": c.author, "kind": c.kind, "version": c.post_version, "text": c.text}
                 for c in comments
@@ -978,6 +981,71 @@ def review_view(db: Database, post_id: int) -> dict[str, Any]:
 
 
 # -- deadlines -----------------------------------------------------------------------------------
+
+
+def _local(moment: datetime, publication: Publication) -> str:
+    zone = get_zone(publication.due_zone or publication.channel.timezone)
+    return f"{moment.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"
+
+
+def _deadline(need: Need, publication: Publication, now: datetime) -> dict[str, Any] | None:
+    """A publication's sign-off deadline: when, and whether it is met, ahead, near (within the
+    policy's warning time) or passed; None where nothing needs signing."""
+    if need.deadline is None or need.rule is None:
+        return None
+    warning = timedelta(hours=policy_of(need.org).deadline_warning_hours)
+    if need.satisfied:
+        status = "met"
+    elif now >= need.deadline:
+        status = "passed"
+    elif now >= need.deadline - warning:
+        status = "near"
+    else:
+        status = "ahead"
+    return {
+        "at": need.deadline.isoformat(),
+        "local": _local(need.deadline, publication),
+        "status": status,
+        "rule": need.rule.name,
+        "hours_before": need.rule.deadline_hours,
+    }
+
+
+def _span(span: timedelta) -> str:
+    minutes = max(1, round(span.total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    return " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part)
+
+
+def deadline_warnings(db: Database, post_id: int, *, now: datetime) -> list[str]:
+    """For a post just moved (``post edit --at``): each publication still waiting for a sign-off
+    whose deadline has passed, or comes within the policy's warning time, says so."""
+    warnings: list[str] = []
+    with db.transaction() as session:
+        post = load_post(session, post_id, lock=False)
+        needs = needs_of(session, post)
+        for publication in post.publications:
+            need = needs[publication.id]
+            deadline = _deadline(need, publication, now)
+            if publication.state != S.AWAITING_SIGNOFF or deadline is None:
+                continue
+            assert need.deadline is not None
+            hours = deadline["hours_before"]
+            rule = f"rule {deadline['rule']!r}: " + (f"{hours:g} h before publication" if hours else "by publication")
+            if deadline["status"] == "passed":
+                earliest = now + timedelta(hours=deadline["hours_before"], minutes=1)
+                earliest = earliest.replace(second=0, microsecond=0)  # the next whole minute
+                warnings.append(
+                    f"post {post_id} on {need.channel}: its sign-off deadline, {deadline['local']} ({rule}), "
+                    f"has already passed, so it will not publish at {_local(publication.due_at, publication)}; "
+                    f"move it to {_local(earliest, publication)} or later"
+                )
+            elif deadline["status"] == "near":
+                warnings.append(
+                    f"post {post_id} on {need.channel}: it must be signed off by {deadline['local']} "
+                    f"({rule}), in {_span(need.deadline - now)}, or it will not publish"
+                )
+    return warnings
 
 
 def sweep_deadlines(db: Database, *, now: datetime, horizon: timedelta = timedelta(days=30)) -> list[int]:

@@ -203,6 +203,9 @@ def edit(
     )
     review = editorial.review_view(runtime.db, post_id)["review"]
     print(f"post {post_id} is now version {version} ({review.replace('_', ' ')})")
+    if at is not None:
+        for warning in editorial.deadline_warnings(runtime.db, post_id, now=runtime.clock()):
+            print(f"warning: {warning}", file=sys.stderr)
 
 
 @app.command("cancel")
@@ -429,10 +432,20 @@ def review(post_id: int, as_json: JsonFlag = False) -> None:
         f"post {post_id}: {view['review'].replace('_', ' ')} "
         f"({view['org'] or 'no organisation'}; {view['importance']} {view['format']}, {view['priority']} priority)"
     )
-    print_table(["channel", "needs"], [[channel, need] for channel, need in view["needs"].items()])
+    print_table(
+        ["channel", "needs", "sign-off by"],
+        [[channel, need, _deadline(view["deadlines"][channel])] for channel, need in view["needs"].items()],
+    )
     for item in view["comments"]:
         kind = "changes requested" if item["kind"] == "change_request" else "comment"
         print(f"  {item['at']} {item['author']} on version {item['version']} ({kind}): {item['text']}")
+
+
+def _deadline(deadline: dict[str, Any] | None) -> str:
+    if deadline is None:
+        return "-"
+    status = {"met": " (met)", "near": " (soon)", "passed": " (passed)"}.get(deadline["status"], "")
+    return f"{deadline['local']}{status}"
 
 
 @app.command("signoffs")
