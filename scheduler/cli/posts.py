@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -69,8 +71,9 @@ def create(
     if len(alts) > len(files):
         raise InvalidInput(f"{len(alts)} --alt texts for {len(files)} --media files")
     runtime = build_runtime()
-    paths = [_local(item, runtime.settings) for item in files]
+    downloads = _download_folder(runtime.settings) if any(is_url(item) for item in files) else None
     try:
+        paths = [_local(item, runtime.settings, downloads) for item in files]
         post_id = posts.create_post(
             runtime.db,
             runtime.settings,
@@ -95,9 +98,8 @@ def create(
             now=runtime.clock(),
         )
     finally:
-        for path, item in zip(paths, files, strict=True):
-            if is_url(item):
-                path.unlink(missing_ok=True)  # the store keeps its own content-addressed copy
+        if downloads is not None:  # whatever happened: the store keeps its own content-addressed copy
+            shutil.rmtree(downloads, ignore_errors=True)
     _report_new(runtime, post_id, as_json=as_json)
 
 
@@ -129,13 +131,21 @@ def _report_new(runtime: Runtime, post_id: int, *, as_json: bool, prefix: str = 
     print_table(_HEADERS, _publication_rows(view))
 
 
-def _local(item: str, settings: Settings) -> Path:
+def _download_folder(settings: Settings) -> Path:
+    """This command's own folder for the media it fetches, removed when it ends."""
+    parent = settings.data_dir / "downloads"
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=parent))
+
+
+def _local(item: str, settings: Settings, downloads: Path | None) -> Path:
     """A media argument as a local file: URLs are fetched first, with the safety checks of media.fetch."""
     if not is_url(item):
         return Path(item)
+    assert downloads is not None
     return fetch(
         item,
-        settings.data_dir / "downloads",
+        downloads,
         max_bytes=settings.max_media_bytes,
         timeout=settings.media_fetch_timeout,
         allowed_hosts=settings.media_allowed_hosts,
