@@ -428,6 +428,71 @@ def _publications(post: Post, channel: str | None) -> list[Publication]:
     return chosen
 
 
+@dataclass(frozen=True)
+class _EditPlan:
+    """An edit checked and counted outside the write transaction, against one version of the post."""
+
+    version: int
+    pending: tuple[int, ...]  # the publications it applies to
+    limit: int  # the trivial-edit allowance it was counted against
+    content: Content
+    due: DueTime | None
+    small: bool  # the text changed within the allowance (title and link unchanged)
+
+
+def _editable(post: Post) -> list[Publication]:
+    """The publications an edit applies to; StateConflict if one is going out or nothing is left."""
+    busy = [p for p in post.publications if p.state in (S.PUBLISHING, S.UNKNOWN)]
+    if busy:
+        names = ", ".join(f"{p.channel.name} ({p.state})" for p in busy)
+        raise StateConflict(f"post {post.id} is being published on {names}; edit it once that settles")
+    pending = [p for p in post.publications if p.state in EDITABLE]
+    if not pending:
+        raise StateConflict(f"post {post.id} has nothing left to publish; create a new post instead")
+    return pending
+
+
+def _plan_edit(
+    db: Database,
+    settings: Settings,
+    post_id: int,
+    *,
+    now: datetime,
+    text: str | None,
+    title: str | None,
+    link: str | None,
+    at: str | None,
+    tz: str | None,
+    actor: str | None,
+) -> _EditPlan:
+    """Every check of an edit and all its counting, on a snapshot read without the write lock."""
+    with db.read() as session:
+        post = editorial.load_post(session, post_id, lock=False)
+        editorial.require_editor_of(session, actor, post, "edit")
+        pending = _editable(post)
+        channels = [p.channel for p in pending]
+        limit = editorial.trivial_edit_limit(session, post)
+        media = _as_items([StoredMedia.from_row(m) for m in post.media], settings)
+        shared = editorial.share_and_original(session, post.share_id) if post.share_id is not None else None
+    due = parse_due(at, _zone_for(at, tz, channels), now=now) if at else None
+    content = Content(
+        text=post.text if text is None else text,
+        title=post.title if title is None else title,
+        link=post.link if link is None else link,
+        language=post.language,
+        media=media,
+    )
+    check_fits(content, channels)  # the counting: bounded per text (media.text.raw_limit), and lock-free
+    if shared is not None:
+        editorial.check_share_edit(*shared, content.text, title=content.title, link=content.link)
+    small = (
+        content.title == post.title
+        and content.link == post.link
+        and is_trivial_edit(post.text, content.text, limit=limit)  # linear for a bounded allowance
+    )
+    return _EditPlan(post.version, tuple(p.id for p in pending), limit, content, due, small)
+
+
 def edit_post(
     db: Database,
     settings: Settings,
@@ -446,84 +511,81 @@ def edit_post(
     Messages already in the broker for it become stale (the token is cleared), so the old
     content can never go out after an edit. Changed content needs a new sign-off where a policy
     applies, unless the policy counts the edit as trivial. Returns the post's new version.
+
+    Everything slow (counting the text as each platform does, comparing it with the old one) runs
+    before the write transaction, on a snapshot that takes no lock; the write transaction checks
+    that the post is still that version, and starts again if it changed meanwhile.
     """
-    with db.transaction() as session:
-        post = editorial.load_post(session, post_id)
-        editorial.require_editor_of(session, actor, post, "edit")
-        busy = [p for p in post.publications if p.state in (S.PUBLISHING, S.UNKNOWN)]
-        if busy:
-            names = ", ".join(f"{p.channel.name} ({p.state})" for p in busy)
-            raise StateConflict(f"post {post_id} is being published on {names}; edit it once that settles")
-        pending = [p for p in post.publications if p.state in EDITABLE]
-        if not pending:
-            raise StateConflict(f"post {post_id} has nothing left to publish; create a new post instead")
-        channels = [p.channel for p in pending]
-        due = parse_due(at, _zone_for(at, tz, channels), now=now) if at else None
-        if due is not None:
-            timetable.check_open(session, channels, due.utc)
-        content = Content(
-            text=post.text if text is None else text,
-            title=post.title if title is None else title,
-            link=post.link if link is None else link,
-            language=post.language,
-            media=_as_items([StoredMedia.from_row(m) for m in post.media], settings),
+    for _ in range(3):
+        plan = _plan_edit(db, settings, post_id, now=now, text=text, title=title, link=link, at=at, tz=tz, actor=actor)
+        with db.transaction() as session:
+            post = editorial.load_post(session, post_id)
+            editorial.require_editor_of(session, actor, post, "edit")
+            pending = _editable(post)
+            if (
+                post.version != plan.version
+                or tuple(p.id for p in pending) != plan.pending
+                or editorial.trivial_edit_limit(session, post) != plan.limit
+            ):
+                continue  # changed since it was checked: check again
+            return _apply_edit(session, post, pending, plan, now=now, actor=actor)
+    raise StateConflict(f"post {post_id} kept changing while this edit was checked; try again")
+
+
+def _apply_edit(
+    session: Session, post: Post, pending: list[Publication], plan: _EditPlan, *, now: datetime, actor: str | None
+) -> int:
+    content, due = plan.content, plan.due
+    if due is not None:
+        timetable.check_open(session, [p.channel for p in pending], due.utc)
+    if post.share_id is not None:  # a share's terms may have changed: cheap to check again
+        offer, original = editorial.share_and_original(session, post.share_id)
+        editorial.check_share_edit(offer, original, content.text, title=content.title, link=content.link)
+    changed = content.content_hash != post.content_hash
+    if changed:
+        old_hashes = {p.id: editorial.content_of(p)[0] for p in post.publications}
+        trivial = post.review == editorial.APPROVED and plan.small
+        post.text, post.title, post.link = content.text, content.title, content.link
+        post.version += 1
+        post.content_hash = content.content_hash
+        post.updated_at = now
+        for variant in post.variants:  # a variant publishes with the post's link and media: its hash covers them
+            variant.content_hash = _variant_content(post, variant, content.media).content_hash
+        record_event(session, "post.edited", now=now, post_id=post.id, actor=actor, data={"version": post.version})
+        if trivial:
+            editorial.carry_signoffs(session, post, old_hashes, now=now, actor=actor)
+    waiting = [p for p in pending if p.state in (S.SCHEDULED, S.QUEUED, S.RETRY_WAIT)]
+    if due is not None:
+        values = {
+            "due_at": due.utc,
+            "due_zone": due.zone,
+            "dispatch_token": None,
+            "next_attempt_at": None,
+            "from_queue": False,
+        }
+        message = f"rescheduled to {due.utc.isoformat()}"
+        moved = transition(session, waiting, S.SCHEDULED, now=now, values=values, message=message, actor=actor)
+        editorial.require_all_moved(waiting, moved, post)
+        # a never-attempted publication that needed a person (a missed sign-off deadline) re-enters
+        # through the sign-off gate; one that was attempted may have landed and is left alone
+        held = [
+            p for p in pending if p.state == S.AWAITING_SIGNOFF or (p.state == S.NEEDS_ATTENTION and p.attempts == 0)
+        ]
+        transition(session, held, S.AWAITING_SIGNOFF, now=now, values=values, message=message, actor=actor)
+    elif changed:
+        queued = [p for p in waiting if p.state == S.QUEUED]
+        moved = transition(
+            session,
+            queued,
+            S.SCHEDULED,
+            now=now,
+            values={"dispatch_token": None},
+            message="content edited: the message in flight is void",
+            actor=actor,
         )
-        check_fits(content, channels)
-        if post.share_id is not None:
-            offer, original = editorial.share_and_original(session, post.share_id)
-            editorial.check_share_edit(offer, original, content.text, title=content.title, link=content.link)
-        changed = content.content_hash != post.content_hash
-        if changed:
-            old_hashes = {p.id: editorial.content_of(p)[0] for p in post.publications}
-            trivial = (
-                post.review == editorial.APPROVED
-                and content.title == post.title
-                and content.link == post.link
-                and is_trivial_edit(post.text, content.text, limit=editorial.trivial_edit_limit(session, post))
-            )
-            post.text, post.title, post.link = content.text, content.title, content.link
-            post.version += 1
-            post.content_hash = content.content_hash
-            post.updated_at = now
-            for variant in post.variants:  # a variant publishes with the post's link and media: its hash covers them
-                variant.content_hash = _variant_content(post, variant, content.media).content_hash
-            record_event(session, "post.edited", now=now, post_id=post.id, actor=actor, data={"version": post.version})
-            if trivial:
-                editorial.carry_signoffs(session, post, old_hashes, now=now, actor=actor)
-        waiting = [p for p in pending if p.state in (S.SCHEDULED, S.QUEUED, S.RETRY_WAIT)]
-        if due is not None:
-            values = {
-                "due_at": due.utc,
-                "due_zone": due.zone,
-                "dispatch_token": None,
-                "next_attempt_at": None,
-                "from_queue": False,
-            }
-            message = f"rescheduled to {due.utc.isoformat()}"
-            moved = transition(session, waiting, S.SCHEDULED, now=now, values=values, message=message, actor=actor)
-            editorial.require_all_moved(waiting, moved, post)
-            # a never-attempted publication that needed a person (a missed sign-off deadline) re-enters
-            # through the sign-off gate; one that was attempted may have landed and is left alone
-            held = [
-                p
-                for p in pending
-                if p.state == S.AWAITING_SIGNOFF or (p.state == S.NEEDS_ATTENTION and p.attempts == 0)
-            ]
-            transition(session, held, S.AWAITING_SIGNOFF, now=now, values=values, message=message, actor=actor)
-        elif changed:
-            queued = [p for p in waiting if p.state == S.QUEUED]
-            moved = transition(
-                session,
-                queued,
-                S.SCHEDULED,
-                now=now,
-                values={"dispatch_token": None},
-                message="content edited: the message in flight is void",
-                actor=actor,
-            )
-            editorial.require_all_moved(queued, moved, post)
-        editorial.settle(session, post, now=now, actor=actor)
-        return post.version
+        editorial.require_all_moved(queued, moved, post)
+    editorial.settle(session, post, now=now, actor=actor)
+    return post.version
 
 
 def add_variant(
