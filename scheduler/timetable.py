@@ -18,11 +18,22 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from scheduler.authorization import Action, authorize
 from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
-from scheduler.slots import PostingSchedule, Queued, Window, allocate, parse_priority, release, upcoming
+from scheduler.slots import (
+    Booking,
+    Explainer,
+    PostingSchedule,
+    Queued,
+    Window,
+    allocate,
+    explain_slots,
+    parse_priority,
+    release,
+    upcoming,
+)
 from scheduler.states import PublicationState
-from scheduler.store import Blackout, Channel, ChannelSchedule, Control, Database, Post, Publication
+from scheduler.store import Blackout, Channel, ChannelSchedule, Control, Database, Event, Post, Publication
 from scheduler.transitions import record_event, transition
-from scheduler.when import parse_due
+from scheduler.when import get_zone, parse_due
 
 S = PublicationState
 PAUSE = "pause"
@@ -32,6 +43,9 @@ _BOOKING = (S.AWAITING_SIGNOFF, S.SCHEDULED, S.QUEUED, S.PUBLISHING, S.RETRY_WAI
 _MOVABLE = (S.AWAITING_SIGNOFF, S.SCHEDULED)
 # Never move something about to be claimed: the dispatcher may be sending it now.
 _SETTLED_AHEAD = timedelta(minutes=2)
+# A publication the queue moves by more than this says so: a publication.requeued event, and post show.
+REQUEUE_NOTICE = timedelta(days=1)
+REQUEUED = "publication.requeued"
 
 
 def _channel(session: Session, name: str) -> Channel:
@@ -87,17 +101,95 @@ def blackouts_for(session: Session, channel_id: int | None, *, after: datetime) 
     return [Window(row.name, row.starts_at, row.ends_at) for row in session.scalars(query.order_by(Blackout.starts_at))]
 
 
-def _booked(session: Session, channel_id: int, *, since: datetime, exclude: Sequence[int] = ()) -> list[datetime]:
+def _holdings(session: Session, channel_id: int, *, since: datetime, exclude: Sequence[int] = ()) -> list[Any]:
+    """The publications holding a time on the channel from ``since`` on (``at``: when they count)."""
     moment = func.coalesce(Publication.published_at, Publication.next_attempt_at, Publication.due_at)
+    return list(
+        session.execute(
+            select(
+                moment.label("at"),
+                Publication.id,
+                Publication.post_id,
+                Publication.state,
+                Publication.from_queue,
+                Post.priority,
+            )
+            .join(Post, Post.id == Publication.post_id)
+            .where(
+                Publication.channel_id == channel_id,
+                Publication.state.in_([s.value for s in _BOOKING]),
+                moment >= since,
+                Publication.id.not_in(list(exclude)),
+            )
+            .order_by(moment, Publication.id)
+        ).all()
+    )
+
+
+def _booked(session: Session, channel_id: int, *, since: datetime, exclude: Sequence[int] = ()) -> list[datetime]:
+    return [row.at for row in _holdings(session, channel_id, since=since, exclude=exclude)]
+
+
+def _booking(row: Any) -> Booking:
+    """A holding as explanations name it: how it got its time."""
+    if row.state == S.PUBLISHED:
+        note: str | None = "published"
+    elif not row.from_queue:
+        note = "fixed time"
+    else:
+        note = _queue_note(row.priority)
+    return Booking(row.at, row.post_id, note)
+
+
+def _note_move(
+    session: Session,
+    publication: Publication,
+    channel: Channel,
+    old: datetime,
+    new: datetime,
+    reason: str,
+    *,
+    now: datetime,
+    actor: str | None,
+) -> None:
+    """A move by more than REQUEUE_NOTICE is an event of its own, with both times and the reason."""
+    if abs(new - old) <= REQUEUE_NOTICE:
+        return
+    zone = get_zone(channel.timezone)
+    record_event(
+        session,
+        REQUEUED,
+        now=now,
+        post_id=publication.post_id,
+        publication_id=publication.id,
+        channel_id=channel.id,
+        actor=actor,
+        message=f"{channel.name}: moved by the queue from {old.astimezone(zone):%a %Y-%m-%d %H:%M %Z} "
+        f"to {new.astimezone(zone):%a %Y-%m-%d %H:%M %Z}; {reason}",
+        data={"from": old.isoformat(), "to": new.isoformat(), "reason": reason},
+    )
+
+
+def requeued(session: Session, post_id: int) -> list[dict[str, Any]]:
+    """The post's publications that the queue moved by more than a day: the latest move of each."""
+    latest: dict[int | None, dict[str, Any]] = {}
     rows = session.execute(
-        select(moment).where(
-            Publication.channel_id == channel_id,
-            Publication.state.in_([s.value for s in _BOOKING]),
-            moment >= since,
-            Publication.id.not_in(list(exclude)),
-        )
-    ).scalars()
-    return list(rows)
+        select(Event, Channel.name, Channel.timezone)
+        .join(Channel, Channel.id == Event.channel_id)
+        .where(Event.post_id == post_id, Event.kind == REQUEUED)
+        .order_by(Event.id)
+    ).all()
+    for event, channel, zone in rows:
+        old, new = (datetime.fromisoformat(event.data[key]).astimezone(get_zone(zone)) for key in ("from", "to"))
+        latest[event.publication_id] = {
+            "channel": channel,
+            "at": event.at.isoformat(),
+            "from": event.data["from"],
+            "to": event.data["to"],
+            "reason": event.data["reason"],
+            "summary": f"from {old:%a %Y-%m-%d %H:%M %Z} to {new:%a %Y-%m-%d %H:%M %Z}; {event.data['reason']}",
+        }
+    return list(latest.values())
 
 
 def check_open(session: Session, channels: Sequence[Channel], moment: datetime) -> None:
@@ -149,18 +241,25 @@ def _repack(
         )
     )
     items = [*movable, *new]
+    holdings = _holdings(session, channel.id, since=now - timedelta(days=1), exclude=[p.id for p in items])
+    windows = blackouts_for(session, channel.id, after=now)
     times = allocate(
         schedule,
         now=now + _SETTLED_AHEAD,
-        fixed=_booked(session, channel.id, since=now - timedelta(days=1), exclude=[p.id for p in items]),
+        fixed=[row.at for row in holdings],
         queued=[Queued(p.id, parse_priority(p.post.priority), p.queued_at or p.created_at) for p in items],
-        blackouts=blackouts_for(session, channel.id, after=now),
+        blackouts=windows,
     )
     for publication in new:
         publication.due_at, publication.due_zone = times[publication.id], channel.timezone
+    fixed = [_booking(row) for row in holdings]
+    placed = {p.id: Booking(times[p.id], p.post_id, _queue_note(p.post.priority)) for p in items}
     for publication in movable:
         if times[publication.id] != publication.due_at:
-            moved_to = times[publication.id]
+            moved_from, moved_to = publication.due_at, times[publication.id]
+            # why, as things stand after the move: what now holds or blocks its old time
+            others = [booking for key, booking in placed.items() if key != publication.id]
+            reason = Explainer(schedule, [*fixed, *others], windows).why_moved(moved_from, moved_to)
             cause = f" for post {new[0].post_id} ({new[0].post.priority} priority)" if new else ""
             transition(
                 session,
@@ -169,43 +268,85 @@ def _repack(
                 now=now,
                 actor=actor,
                 values={"due_at": moved_to, "dispatch_token": None},
-                message=f"moved by the queue to {moved_to.isoformat()}{cause}",
+                message=f"moved by the queue to {moved_to.isoformat()}{cause}; {reason}",
             )
+            _note_move(session, publication, channel, moved_from, moved_to, reason, now=now, actor=actor)
+
+
+def _queue_note(priority: str) -> str | None:
+    return None if priority == "normal" else f"{priority} priority"
 
 
 def queue_view(db: Database, *, channel: str, now: datetime, days: int = 7) -> dict[str, Any]:
+    """The channel's slots for the next ``days`` days, each free, taken (by which posts) or blocked (why:
+    a blackout, the daily maximum and the posts that reach it, the spacing and the post too close),
+    and the posts due meanwhile, with those at a fixed time counted against their day."""
     with db.transaction() as session:
         target = _channel(session, channel)
         schedule = schedule_of(session, target.id)
-        rows = session.execute(
-            select(Publication.due_at, Publication.post_id, Publication.state, Post.priority)
-            .join(Post, Post.id == Publication.post_id)
-            .where(
-                Publication.channel_id == target.id,
-                Publication.state.in_([s.value for s in _BOOKING if s != S.PUBLISHED]),
-                Publication.due_at >= now,
-            )
-            .order_by(Publication.due_at)
-        ).all()
+        holdings = _holdings(session, target.id, since=now - timedelta(days=1))
+        upcoming_rows = [row for row in holdings if row.at >= now and row.state != S.PUBLISHED]
         booked: dict[datetime, str] = {}
-        for row in rows:  # explicit times may share an instant: list every post there
-            label = f"post {row.post_id} ({row.priority}, {row.state})"
-            booked[row.due_at] = f"{booked[row.due_at]}; {label}" if row.due_at in booked else label
-        slots = (
-            upcoming(
-                schedule, now=now, days=days, booked=booked, blackouts=blackouts_for(session, target.id, after=now)
-            )
-            if schedule
-            else []
+        for row in upcoming_rows:  # explicit times may share an instant: list every post there
+            label = _label(row)
+            booked[row.at] = f"{booked[row.at]}; {label}" if row.at in booked else label
+        windows = blackouts_for(session, target.id, after=now)
+        if schedule is None:
+            return {
+                "channel": channel,
+                "zone": target.timezone,
+                "schedule": None,
+                "until": None,
+                "slots": [],
+                "upcoming": [_upcoming_entry(row, None, on_slot=False) for row in upcoming_rows],
+                "paused": is_paused(session),
+            }
+        bookings = [_booking(row) for row in holdings]
+        holders = dict(upcoming(schedule, now=now, days=days, booked=booked, blackouts=windows))
+        verdicts = explain_slots(
+            schedule, now=now, days=days, bookings=bookings, blackouts=windows, earliest=now + _SETTLED_AHEAD
         )
+        explainer = Explainer(schedule, bookings, windows)
+        slot_times = {at for at, _ in verdicts}
         return {
             "channel": channel,
             "zone": target.timezone,
-            "schedule": schedule.describe() if schedule else None,
-            "slots": [{"at": at.isoformat(), "holder": holder} for at, holder in slots],
-            "upcoming": [{"at": at.isoformat(), "holder": label} for at, label in booked.items()],
+            "schedule": schedule.describe(),
+            "until": (now + timedelta(days=days)).isoformat(),
+            "slots": [
+                {
+                    "at": at.isoformat(),
+                    "holder": holders.get(at),
+                    "status": verdict.status.value,
+                    "reason": verdict.reason,
+                    "posts": sorted({booking.post for booking in verdict.by}),
+                }
+                for at, verdict in verdicts
+            ],
+            "upcoming": [_upcoming_entry(row, explainer, on_slot=row.at in slot_times) for row in upcoming_rows],
             "paused": is_paused(session),
         }
+
+
+def _label(row: Any) -> str:
+    return f"post {row.post_id} ({row.priority}, {row.state})"
+
+
+def _upcoming_entry(row: Any, explainer: Explainer | None, *, on_slot: bool) -> dict[str, Any]:
+    """A post due on the channel; one at a fixed time says how it counts against its day."""
+    entry: dict[str, Any] = {
+        "at": row.at.isoformat(),
+        "holder": _label(row),
+        "post": row.post_id,
+        "fixed": not row.from_queue,
+        "on_slot": on_slot,
+        "counts": None,
+    }
+    if explainer is not None and explainer.schedule.max_per_day is not None and not row.from_queue:
+        same_day = explainer.on_day_of(row.at)
+        position = next(i for i, b in enumerate(same_day, 1) if b.post == row.post_id and b.at == row.at)
+        entry["counts"] = f"{position} of at most {explainer.schedule.max_per_day} that day"
+    return entry
 
 
 # -- the global pause and blackouts --------------------------------------------------------------
@@ -327,6 +468,7 @@ def _release_overdue(
         for publication in backlog:
             state = S(publication.state)
             target = S.AWAITING_SIGNOFF if state == S.AWAITING_SIGNOFF else S.SCHEDULED
+            moved_from = publication.next_attempt_at or publication.due_at
             # stays where it is put: the queue must not pull it back before the blackout's end
             values: dict[str, Any] = {"due_at": times[publication.id], "next_attempt_at": None, "from_queue": False}
             transition(
@@ -338,6 +480,7 @@ def _release_overdue(
                 values=values,
                 message=f"{why}: now due {times[publication.id].isoformat()}",
             )
+            _note_move(session, publication, channel, moved_from, times[publication.id], why, now=now, actor=actor)
         moved[channel.name] = len(backlog)
     return moved
 

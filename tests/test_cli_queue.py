@@ -1,12 +1,14 @@
-"""The sign-off deadline, through the `crosspost` command's entry point: `post review` shows it, and
-`post edit --at` warns when the new time falls inside it. The CLI runs on the real clock, so times
-are set a few days ahead of today."""
+"""A queue that explains itself, through the `crosspost` command's entry point: `queue show` says
+why a slot cannot be used, a post the queue moves by more than a day says so, and `post review` and
+`post edit --at` speak of the sign-off deadline. The CLI runs on the real clock, so times are set
+a few days ahead of today."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,8 +33,98 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), ZURICH)
 
 
+def local(moment: datetime) -> str:
+    return f"{moment:%a %Y-%m-%d %H:%M %Z}"
+
+
+def channel_with_slots(run: Run, day: date, times: str, *limits: str) -> None:
+    ok(run("channel", "add", "--platform", "x", "--name", "q-x", "--dry-run", "--timezone", "Europe/Zurich"))
+    ok(run("queue", "set", "q-x", "--slot", f"{day:%a} {times}".lower(), *limits))
+
+
+def fixed(run: Run, day: date, wall: str, text: str = "fixed") -> None:
+    ok(run("post", "create", "--text", text, "-c", "q-x", "--at", f"{day} {wall}", "--tz", "Europe/Zurich"))
+
+
+def queued(run: Run, text: str = "queued", *extra: str) -> None:
+    ok(run("post", "create", "--text", text, "-c", "q-x", "--queue", *extra))
+
+
+def shown_rows(run: Run, *extra: str) -> list[list[str]]:
+    """`queue show` as table rows: [time, what]."""
+    lines = ok(run("queue", "show", "q-x", *extra)).splitlines()
+    assert lines[1].split() == ["slot", "holder"]
+    return [re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in lines[3:]]
+
+
+def slots_json(run: Run) -> dict[str, dict[str, Any]]:
+    view = json.loads(ok(run("queue", "show", "q-x", "--json")))
+    return {slot["at"]: slot for slot in view["slots"]}
+
+
 def utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
+
+
+def test_a_day_full_of_fixed_time_posts_blocks_its_slots_and_shows_the_posts(run: Run, day: date) -> None:
+    channel_with_slots(run, day, "10:00,16:00", "--max-per-day", "2")
+    fixed(run, day, "12:00")
+    fixed(run, day, "13:30")
+    full = "blocked: day full (at most 2 a day): post 1 at 12:00 (fixed time), post 2 at 13:30 (fixed time)"
+    assert shown_rows(run) == [
+        [local(at(day, 10)), full],
+        [local(at(day, 12)), "post 1 (normal, scheduled): fixed time, not a slot; 1 of at most 2 that day"],
+        [local(at(day, 13, 30)), "post 2 (normal, scheduled): fixed time, not a slot; 2 of at most 2 that day"],
+        [local(at(day, 16)), full],
+    ]
+    slots = slots_json(run)
+    assert [(s["status"], s["posts"], s["holder"]) for s in slots.values()] == [
+        ("blocked", [1, 2], None),
+        ("blocked", [1, 2], None),
+    ]
+    # the queue agrees: the next post goes a week later
+    queued(run)
+    post = json.loads(ok(run("post", "show", "3", "--json")))
+    assert post["publications"][0]["due_at"] == utc(at(day + timedelta(days=7), 10))
+
+
+def test_a_slot_too_close_to_another_post_is_blocked_by_the_spacing(run: Run, day: date) -> None:
+    channel_with_slots(run, day, "10:00,11:00,14:00", "--min-spacing", "90m")
+    queued(run)
+    assert shown_rows(run) == [
+        [local(at(day, 10)), "post 1 (normal, scheduled)"],
+        [local(at(day, 11)), "blocked: too close: less than 90 min from post 1 at 10:00"],
+        [local(at(day, 14)), "free"],
+    ]
+    slots = slots_json(run)
+    assert [(s["status"], s["posts"]) for s in slots.values()] == [("taken", [1]), ("blocked", [1]), ("free", [])]
+
+
+def test_a_slot_inside_a_blackout_is_blocked_and_names_it(run: Run, day: date) -> None:
+    channel_with_slots(run, day, "10:00,14:00")
+    window = ["--from", f"{day} 13:00", "--to", f"{day} 15:00", "--tz", "Europe/Zurich", "--channel", "q-x"]
+    ok(run("queue", "blackout", "add", "press embargo", *window))
+    assert shown_rows(run) == [
+        [local(at(day, 10)), "free"],
+        [local(at(day, 14)), f"blocked: blackout 'press embargo' (until {at(day, 15):%a %Y-%m-%d %H:%M})"],
+    ]
+    slot = slots_json(run)[utc(at(day, 14))]
+    assert (slot["status"], slot["holder"]) == ("blocked", "blackout: press embargo")
+
+
+def test_a_queued_post_moved_by_more_than_a_day_says_so(run: Run, day: date) -> None:
+    channel_with_slots(run, day, "10:00", "--max-per-day", "1")
+    queued(run, "first in the queue")
+    fixed(run, day, "12:00", "announced for noon")  # takes the day's one post: the queued one must move
+    queued(run, "second in the queue")  # the queue is packed again
+    next_week = at(day + timedelta(days=7), 10)
+    post = json.loads(ok(run("post", "show", "1", "--json")))
+    assert post["publications"][0]["due_at"] == utc(next_week)
+    reason = "its slot is blocked: day full (at most 1 a day): post 2 at 12:00 (fixed time)"
+    summary = f"from {local(at(day, 10))} to {local(next_week)}; {reason}"
+    requeued = [line for line in ok(run("events", "--post", "1")).splitlines() if "publication.requeued" in line]
+    assert len(requeued) == 1
+    assert requeued[0].endswith(f"q-x: moved by the queue {summary}")
 
 
 def setup_cms(run: Run) -> None:

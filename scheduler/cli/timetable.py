@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -77,7 +77,29 @@ def show(
             print_table(["due", "post"], [[_local(row["at"], zone), row["holder"]] for row in view["upcoming"]])
         return
     print(f"{channel}: {view['schedule']}")
-    print_table(["slot", "holder"], [[_local(row["at"], zone), row["holder"] or "free"] for row in view["slots"]])
+    rows = [(row["at"], _slot_cell(row)) for row in view["slots"]]
+    # posts between the slots (a fixed time) count against their day too: shown where they fall
+    until = datetime.fromisoformat(view["until"])
+    rows += [
+        (row["at"], _post_cell(row))
+        for row in view["upcoming"]
+        if not row["on_slot"] and datetime.fromisoformat(row["at"]) < until
+    ]
+    rows.sort(key=lambda row: datetime.fromisoformat(row[0]))
+    print_table(["slot", "holder"], [[_local(at, zone), cell] for at, cell in rows])
+
+
+def _slot_cell(slot: dict[str, Any]) -> str:
+    if slot["status"] == "taken":
+        return str(slot["holder"])
+    if slot["status"] == "blocked":
+        return f"blocked: {slot['reason']}"
+    return "free"
+
+
+def _post_cell(post: dict[str, Any]) -> str:
+    how = "fixed time, not a slot" if post["fixed"] else "not a slot"
+    return f"{post['holder']}: {how}" + (f"; {post['counts']}" if post["counts"] else "")
 
 
 @blackout_app.command("add")

@@ -259,3 +259,71 @@ def test_only_a_host_admin_pauses_and_resumes(runtime: Runtime) -> None:
     timetable.pause(runtime.db, now=now, actor="max")
     with pytest.raises(Refused, match="to resume publishing"):
         timetable.resume(runtime.db, now=now, actor="lou")
+
+
+def _requeued(runtime: Runtime, post_id: int) -> list[dict[str, object]]:
+    with runtime.db.transaction() as session:
+        return timetable.requeued(session, post_id)
+
+
+def test_queue_view_says_why_a_slot_cannot_be_used(runtime: Runtime, channel: str) -> None:
+    queued = _queue(runtime, "queued")  # Monday 14:00
+    _at(runtime, "2027-03-02T12:00:00+01:00")  # Tuesday: one fixed-time post ...
+    _at(runtime, "2027-03-02T16:00:00+01:00")  # ... and a second: the day is full
+    view = timetable.queue_view(runtime.db, channel="t-x", now=runtime.clock(), days=2)
+    slots = {slot["at"]: (slot["status"], slot["reason"], slot["posts"]) for slot in view["slots"]}
+    assert slots == {
+        "2027-03-01T09:00:00+00:00": ("blocked", "too soon: the queue fills slots from Mon 2027-03-01 10:02 on", []),
+        "2027-03-01T13:00:00+00:00": ("taken", None, [queued]),
+        "2027-03-02T09:00:00+00:00": (
+            "blocked",
+            f"day full (at most 2 a day): post {queued + 1} at 12:00 (fixed time), "
+            f"post {queued + 2} at 16:00 (fixed time)",
+            [queued + 1, queued + 2],
+        ),
+        "2027-03-02T13:00:00+00:00": ("blocked", slots["2027-03-02T09:00:00+00:00"][1], [queued + 1, queued + 2]),
+    }
+    fixed = [(p["post"], p["fixed"], p["on_slot"], p["counts"]) for p in view["upcoming"]]
+    assert fixed == [
+        (queued, False, True, None),
+        (queued + 1, True, False, "1 of at most 2 that day"),
+        (queued + 2, True, False, "2 of at most 2 that day"),
+    ]
+
+
+def test_a_post_moved_by_more_than_a_day_for_a_higher_priority_says_which(runtime: Runtime) -> None:
+    add_dry_run_channels(runtime, "x")
+    timetable.set_schedule(runtime.db, channel="t-x", slots=["mon 10:00"], now=runtime.clock())
+    waiting = _queue(runtime, "waiting")  # Monday 8 March: this Monday's slot is now, too soon
+    urgent = _queue(runtime, "urgent", "high")
+    assert (_due(runtime, urgent), _due(runtime, waiting)) == ("2027-03-08T10:00:00+01:00", "2027-03-15T10:00:00+01:00")
+    [move] = _requeued(runtime, waiting)
+    assert move["from"] == "2027-03-08T09:00:00+00:00"
+    assert move["to"] == "2027-03-15T09:00:00+00:00"
+    assert move["reason"] == f"its slot went to post {urgent} (high priority)"
+    [event] = [e for e in posts.read_events(runtime.db, post_id=waiting) if e.kind == "publication.requeued"]
+    assert event.data == {"from": move["from"], "to": move["to"], "reason": move["reason"]}
+    assert event.message == (
+        "t-x: moved by the queue from Mon 2027-03-08 10:00 CET to Mon 2027-03-15 10:00 CET; "
+        f"its slot went to post {urgent} (high priority)"
+    )
+    assert _requeued(runtime, urgent) == []
+
+
+def test_a_post_moved_by_a_slot_within_a_day_has_no_requeue_event(runtime: Runtime, channel: str) -> None:
+    first = _queue(runtime, "first")  # Monday 14:00
+    _queue(runtime, "urgent", "high")  # takes Monday 14:00; the first moves to Tuesday 10:00, 20 h later
+    assert _due(runtime, first) == "2027-03-02T10:00:00+01:00"
+    assert _requeued(runtime, first) == []
+
+
+def test_a_post_a_blackout_moves_by_more_than_a_day_says_so(runtime: Runtime, channel: str, clock: Clock) -> None:
+    tuesday = _at(runtime, "2027-03-02T10:00:00+01:00")
+    timetable.add_blackout(
+        runtime.db, name="annual closure", start="2027-03-02 00:00", end="2027-03-04 00:00", tz="Europe/Zurich",
+        now=clock.now,
+    )  # fmt: skip
+    assert _due(runtime, tuesday) == "2027-03-04T10:00:00+01:00"
+    [move] = _requeued(runtime, tuesday)
+    assert (move["from"], move["to"]) == ("2027-03-02T09:00:00+00:00", "2027-03-04T09:00:00+00:00")
+    assert move["reason"] == "moved out of blackout 'annual closure'"
