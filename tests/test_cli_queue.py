@@ -125,6 +125,17 @@ def test_a_queued_post_moved_by_more_than_a_day_says_so(run: Run, day: date) -> 
     requeued = [line for line in ok(run("events", "--post", "1")).splitlines() if "publication.requeued" in line]
     assert len(requeued) == 1
     assert requeued[0].endswith(f"q-x: moved by the queue {summary}")
+    # post show says so
+    [move] = post["requeued"]
+    assert (move["channel"], move["from"], move["to"], move["reason"]) == (
+        "q-x",
+        utc(at(day, 10)),
+        utc(next_week),
+        reason,
+    )
+    today = datetime.now(UTC).date()
+    assert f"  q-x: moved by the queue on {today} {summary}" in ok(run("post", "show", "1")).splitlines()
+    assert json.loads(ok(run("post", "show", "3", "--json")))["requeued"] == []  # placed, not moved
 
 
 def setup_cms(run: Run) -> None:

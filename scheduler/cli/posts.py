@@ -185,6 +185,8 @@ def show(post_id: int, as_json: JsonFlag = False) -> None:
     for publication in view["publications"]:
         if publication["last_error"]:
             print(f"  {publication['channel']}: {publication['last_error']}")
+    for move in view["requeued"]:
+        print(f"  {move['channel']}: moved by the queue on {move['at'][:10]} {move['summary']}")
 
 
 @app.command("edit")
