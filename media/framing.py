@@ -18,6 +18,8 @@ Focus = tuple[float, float]
 def find_focus(image: Image.Image) -> Focus:
     small = ImageOps.grayscale(image.convert("RGB"))
     small.thumbnail((160, 160))
+    if min(small.size) < 3:  # a long strip shrinks to a line: no inner pixels to weigh
+        return (0.5, 0.5)
     edges = small.filter(ImageFilter.FIND_EDGES)
     # ignore the 1-pixel border FIND_EDGES leaves, then weight strong detail far above faint noise
     edges = ImageOps.crop(edges, 1).point(lambda value: min(255, value * value // 16))

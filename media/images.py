@@ -21,6 +21,9 @@ from scheduler.errors import InvalidMedia
 # 64 megapixels: the largest camera sensors; a bigger "photo" is refused as a decompression bomb.
 MAX_PIXELS = 64_000_000
 MAX_INPUT_BYTES = 200 * 1024 * 1024
+# The smallest image any platform names is X's 4x4 (media.specs): a 1x1 tracking pixel or a
+# 4000x2 line is refused when the post is made, not sent to be refused there.
+MIN_SIDE = 4
 # The largest side any channel renders an image at (TikTok's 1920); JPEGs decode at no less.
 DECODE_MIN_SIDE = max(
     max(frame.width, frame.height)
@@ -75,6 +78,11 @@ def _read(name: str, _mtime: int, size: int, max_bytes: int, max_pixels: int) ->
                     raise InvalidMedia(
                         f"{path.name}: {width}x{height} is {width * height:,} pixels, over the limit of "
                         f"{max_pixels:,} (refused as a possible decompression bomb)"
+                    )
+                if min(width, height) < MIN_SIDE:
+                    raise InvalidMedia(
+                        f"{path.name}: {width}x{height} has a side under {MIN_SIDE} px, the least crosspost "
+                        "takes for an image"
                     )
                 fmt = probe.format or "?"
                 frames = getattr(probe, "n_frames", 1)

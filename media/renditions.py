@@ -19,7 +19,7 @@ from media.files import file_sha256, sniff_video
 from media.framing import Focus, closest_frame, crop, crop_box, pad, scale_for
 from media.images import encode, read_image
 from media.specs import SPECS, Frame, ImageSpec, VideoSpec
-from media.video import VideoRendition, check_video, frame_at, probe, still_video, transcode
+from media.video import VideoRendition, check_video, frame_at, inspect, still_video, transcode
 from scheduler.errors import InvalidInput, InvalidMedia
 
 MODES = ("crop", "pad", "fit")
@@ -178,7 +178,7 @@ def adapt(
         return renditions
     if spec.video is None:
         raise InvalidInput(f"{platform} takes no video")
-    info = probe(source)
+    info = inspect(source)  # refuses a video over the limits before a frame is decoded
     video_spec = frame_for(spec.video, (info.width, info.height), shorts=shorts)
     return _adapt_video(source, platform, video_spec, out_dir, mode=mode, focus=focus, allow_trim=allow_trim)
 

@@ -28,6 +28,19 @@ from scheduler.errors import InvalidMedia
 AUDIO_RATE = 48_000
 AUDIO_BITRATE = 128_000
 
+# What a source video may be, like media.images' 64 MP limit on photos: checked from the file's
+# headers before a frame is decoded (``inspect``), and again by the decoder on every frame
+# (FFmpeg's ``max_pixels``), so a stream that changes size mid-file stops there too. Without
+# them a 4.5 MB, 1-second 12000x12000 MJPEG took 2.7 GB to render.
+MAX_SIDE = 8192  # px, either side: DCI 8K is 8192x4320
+MAX_PIXELS = 8192 * 4320  # a frame: 35.4 MP, 8K
+MIN_SIDE = 16  # px: a narrower frame is no picture (a 2x16000 clip), and H.264 codes 16 px blocks
+MAX_FPS = 240.0  # high-speed phone clips; more frames per second only multiplies the decoding
+MAX_SECONDS = 3 * 3600.0  # the longest channel takes 30 min (LinkedIn): room for webhooks and trims
+MAX_INPUT_BYTES = 4 * 1024**3  # TikTok's 4 GB; CROSSPOST_MAX_MEDIA_BYTES (1 GiB by default) is lower
+FIRST_FRAMES = 3  # decoded when a post is created, to prove the stream decodes at all
+_CAPPED = {"max_pixels": str(MAX_PIXELS)}
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -41,9 +54,75 @@ class VideoInfo:
 
 
 def probe(path: Path) -> VideoInfo:
-    """What a video file holds, or InvalidMedia naming the file and the problem."""
+    """What a video file holds, or InvalidMedia naming the file and the problem.
+
+    Opening decodes a few frames (FFmpeg reads the pixel format from them), never one over
+    ``MAX_PIXELS``: for a file nobody has checked yet, ``inspect`` reads the headers only."""
+    return _info(path, headers_only=False)
+
+
+def inspect(path: Path, *, max_bytes: int = MAX_INPUT_BYTES) -> VideoInfo:
+    """A source video's facts from its headers, without decoding a frame, checked against the
+    limits above; InvalidMedia names the file and the limit it breaks."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InvalidMedia(f"{path.name}: {size:,} bytes is over the limit of {max_bytes:,} bytes for a video")
+    info = _info(path, headers_only=True)
+    width, height = info.width, info.height
+    if max(width, height) > MAX_SIDE:
+        raise InvalidMedia(f"{path.name}: {width}x{height} is over the limit of {MAX_SIDE} px a side for a video")
+    if width * height > MAX_PIXELS:
+        raise InvalidMedia(
+            f"{path.name}: {width}x{height} is {width * height:,} pixels a frame, over the limit of "
+            f"{MAX_PIXELS:,} (8K) for a video"
+        )
+    if min(width, height) < MIN_SIDE:
+        raise InvalidMedia(
+            f"{path.name}: {width}x{height} has a side under {MIN_SIDE} px, the least crosspost takes for a video"
+        )
+    if info.fps > MAX_FPS:
+        raise InvalidMedia(f"{path.name}: {info.fps:g} frames per second is over the limit of {MAX_FPS:g}")
+    if info.duration <= 0:
+        raise InvalidMedia(f"{path.name}: the video's length cannot be read from the file (save it again)")
+    if info.duration > MAX_SECONDS:
+        raise InvalidMedia(
+            f"{path.name}: the clip is {info.duration:,.0f} s, over the limit of {MAX_SECONDS:,.0f} s "
+            f"({MAX_SECONDS / 3600:g} h) for a video"
+        )
+    return info
+
+
+def verify(path: Path, *, max_bytes: int = MAX_INPUT_BYTES) -> VideoInfo:
+    """``inspect``, then decode the first frames: what a post's video must pass before it is
+    stored, so that a file that opens but does not decode is refused then, not at rendering."""
+    info = inspect(path, max_bytes=max_bytes)
+    decoded = packets = 0
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), options={**_CAPPED, "skip_frame": "all"}) as container:
+            video = container.streams.video[0]
+            streams = [video, *container.streams.audio[:1]]  # the audio the renditions carry, too
+            for stream in streams:
+                _cap(stream, threads=1)
+            for packet in container.demux(*streams):
+                for frame in packet.decode():
+                    decoded += isinstance(frame, av.VideoFrame)
+                packets += packet.stream is video
+                # a decoder may hold back a few frames (B-frames); past that, what does not come never will
+                if decoded >= FIRST_FRAMES or packets >= 30 * FIRST_FRAMES:
+                    break
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise InvalidMedia(f"{path.name}: the video's first frames cannot be decoded ({_why(exc)})") from None
+    if not decoded:
+        raise InvalidMedia(f"{path.name}: not one frame of the video could be decoded")
+    return info
+
+
+def _info(path: Path, *, headers_only: bool) -> VideoInfo:
+    # skip_frame: FFmpeg decodes nothing to fill in what the headers say; max_pixels: a decoder
+    # that decodes anyway (or a header that declares a giant frame) stops at the limit
+    options = {**_CAPPED, "skip_frame": "all"} if headers_only else dict(_CAPPED)
+    try:
+        with av.open(str(path), options=options) as container:
             if not container.streams.video:
                 raise InvalidMedia(f"{path.name}: no video stream")
             stream = container.streams.video[0]
@@ -53,9 +132,15 @@ def probe(path: Path) -> VideoInfo:
             elif stream.duration and stream.time_base:
                 duration = float(stream.duration * stream.time_base)
             rate = stream.average_rate or stream.guessed_rate or 0
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if not width or not height:  # the decoder refused the declared size, or there is none
+                raise InvalidMedia(
+                    f"{path.name}: the video's frame size cannot be read, or is over the limit of "
+                    f"{MAX_PIXELS:,} pixels (8K)"
+                )
             return VideoInfo(
-                width=stream.codec_context.width,
-                height=stream.codec_context.height,
+                width=width,
+                height=height,
                 fps=float(rate),
                 duration=duration,
                 codec=stream.codec_context.name,
@@ -66,6 +151,20 @@ def probe(path: Path) -> VideoInfo:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise InvalidMedia(f"{path.name}: not a video crosspost can read ({exc})") from None
+
+
+def _cap(stream: av.stream.Stream, *, threads: int | None = None) -> None:
+    """The decoder refuses any frame over ``MAX_PIXELS``, also one that appears mid-stream."""
+    options = dict(_CAPPED)
+    if threads is not None:
+        options["threads"] = str(threads)
+    stream.codec_context.options = options
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, av.error.ArgumentError):  # what max_pixels raises
+        return f"{exc}: a frame over {MAX_PIXELS:,} pixels, or a damaged one"
+    return str(exc)
 
 
 def _even(value: float) -> int:
@@ -115,7 +214,7 @@ def plan(
     allow_trim: bool = False,
     label: str = "this channel",
 ) -> Plan:
-    info = probe(source)
+    info = inspect(source)
     low, high = spec.duration
     if info.duration > high and not allow_trim:
         raise InvalidMedia(
@@ -135,6 +234,9 @@ def plan(
     subject = focus or (0.5, 0.5)
     if mode == "pad":
         scale = min(1.0, target.width / info.width, target.height / info.height)
+        # the padded frame's short side at scale 1; upscale only to a platform minimum, as crop does
+        short = min(max(info.width, info.height * aspect), max(info.height, info.width / aspect))
+        scale = max(scale, spec.min_side / short)
         inner_w, inner_h = _even(info.width * scale), _even(info.height * scale)
         width, height = _even(max(inner_w, inner_h * aspect)), _even(max(inner_h, inner_w / aspect))
         chain += [("scale", f"{inner_w}:{inner_h}"), ("pad", f"{width}:{height}:(ow-iw)/2:(oh-ih)/2:black")]
@@ -203,7 +305,7 @@ def transcode(
             _encode(source, staging, chosen)
         os.replace(staging, out)
     except (av.FFmpegError, OSError) as exc:
-        raise InvalidMedia(f"{source.name}: could not transcode ({exc})") from None
+        raise InvalidMedia(f"{source.name}: could not transcode ({_why(exc)})") from None
     finally:
         staging.unlink(missing_ok=True)
     result = probe(out)
@@ -222,16 +324,30 @@ def transcode(
 
 def _focus_of(source: Path, info: VideoInfo) -> Focus:
     """The subject's position, from a frame a third of the way in."""
-    image = frame_at(source, info.duration / 3)
+    try:
+        image = frame_at(source, info.duration / 3, max_side=640)  # find_focus looks at 160 px anyway
+    except (av.FFmpegError, OSError) as exc:
+        raise InvalidMedia(f"{source.name}: could not decode a frame to frame it by ({_why(exc)})") from None
     return find_focus(image) if image is not None else (0.5, 0.5)
 
 
-def frame_at(source: Path, seconds: float) -> Image.Image | None:
-    with av.open(str(source)) as container:
+def frame_at(source: Path, seconds: float, *, max_side: int | None = None) -> Image.Image | None:
+    """The first frame at or after ``seconds``, as an RGB image (no larger than ``max_side``)."""
+    with av.open(str(source), options=dict(_CAPPED)) as container:
         stream = container.streams.video[0]
+        _cap(stream)
+        if seconds > 1:
+            try:  # to the keyframe before: a long clip is not decoded from its start
+                container.seek(int(seconds * av.time_base))
+            except av.FFmpegError:
+                container.seek(0)
         for frame in container.decode(stream):
             if frame.time is not None and frame.time >= seconds:
-                image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
+                size: dict[str, int] = {}
+                if max_side is not None and max(frame.width, frame.height) > max_side:
+                    scale = max_side / max(frame.width, frame.height)
+                    size = {"width": max(2, round(frame.width * scale)), "height": max(2, round(frame.height * scale))}
+                image: Image.Image = frame.to_image(**size)  # type: ignore[no-untyped-call]
                 return image
     return None
 
@@ -241,11 +357,12 @@ def _encode(source: Path, target: Path, chosen: Plan) -> None:
     chain, duration, with_audio = chosen.chain, chosen.duration, chosen.has_audio
     rate = Fraction(fps).limit_denominator(1001)
     with (
-        av.open(str(source)) as inp,
+        av.open(str(source), options=dict(_CAPPED)) as inp,
         av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out,
     ):
         vin = inp.streams.video[0]
         vin.thread_type = "AUTO"
+        _cap(vin)
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt, vout.bit_rate = width, height, "yuv420p", bitrate
         vout.options = dict[str, object](x264_options(chosen))

@@ -1,25 +1,34 @@
 """Taking media files into the content-addressed store (``<media_dir>/<sha[:2]>/<sha><ext>``).
 
-Images are decoded (``media.images.read_image``) to prove they are images (a text file named
-.jpg, a truncated file or a decompression bomb is refused);
-videos are recognised by their container signature. The media issue adds deep checks and
-renditions; this keeps broken files out of the queue from the start.
+Images are decoded whole (``media.images.read_image``) to prove they are images (a text file named
+.jpg, a truncated file, a decompression bomb or a 1x1 pixel is refused); videos are recognised
+by their container signature, checked against the limits of ``media.video`` from their headers,
+and their first frames decoded (``media.video.verify``). This keeps files that cannot be
+rendered out of the queue from the start: a refused post stores nothing.
 """
 
 from __future__ import annotations
 
-import shutil
+import hashlib
+import logging
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from sqlalchemy import select, text
 
 from media.files import file_sha256, sniff_video
 from media.images import read_image
+from media.video import verify as verify_video
 from scheduler.content import MediaItem
 from scheduler.errors import InvalidMedia
+from scheduler.store import Database, PostMedia
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,10 +61,9 @@ def _probe_image(path: Path, max_bytes: int) -> tuple[str, str, int, int]:
     return mime, extension, loaded.image.width, loaded.image.height
 
 
-def ingest(
-    source: Path, store: Path, *, max_bytes: int, alt_text: str | None = None, name: str | None = None
-) -> StoredMedia:
-    """Check ``source`` and copy it into the store; raises InvalidMedia naming the file and the problem.
+def check(source: Path, *, max_bytes: int, alt_text: str | None = None, name: str | None = None) -> StoredMedia:
+    """Every check ``source`` must pass, and where it would be stored; writes nothing. Raises
+    InvalidMedia naming the file and the problem.
 
     ``name`` is the name the user knows the file by, when ``source`` is a copy (a shared post's media)."""
     if not source.is_file():
@@ -68,21 +76,14 @@ def ingest(
     video = sniff_video(source)
     width = height = None
     if video is not None:
+        verify_video(source)  # the limits of media.video, and the first frames decode
         kind, (mime, extension) = "video", video
     else:
         kind = "image"
         mime, extension, width, height = _probe_image(source, max_bytes)
     sha = file_sha256(source)
-    relative = Path(sha[:2]) / f"{sha}{extension}"
-    target = store / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # copy then rename: a crash never leaves a half-written file under the final name
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as staging, source.open("rb") as handle:
-            shutil.copyfileobj(handle, staging)
-        Path(staging.name).replace(target)
     return StoredMedia(
-        path=relative.as_posix(),
+        path=(Path(sha[:2]) / f"{sha}{extension}").as_posix(),
         original_name=name or source.name,
         sha256=sha,
         kind=kind,
@@ -92,3 +93,70 @@ def ingest(
         height=height,
         alt_text=alt_text,
     )
+
+
+def keep(files: Sequence[tuple[Path, StoredMedia]], store: Path) -> list[str]:
+    """Copy each checked source into the store, unless it is there already; returns the paths
+    (relative to the store) this call added, for ``discard`` should the post not be stored."""
+    added = []
+    for source, stored in files:
+        target = store / stored.path
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # copy then rename: a crash never leaves a half-written file under the final name; the
+        # copy is hashed as it is written, so a file changed since it was checked is not kept
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as staging:
+            staged = Path(staging.name)
+            try:
+                digest = hashlib.sha256()
+                with source.open("rb") as handle:
+                    for block in iter(lambda: handle.read(1024 * 1024), b""):
+                        digest.update(block)
+                        staging.write(block)
+            except BaseException:
+                staged.unlink(missing_ok=True)
+                raise
+        if digest.hexdigest() != stored.sha256:
+            staged.unlink(missing_ok=True)
+            raise InvalidMedia(f"{stored.original_name}: the file changed while it was being stored; try again")
+        staged.replace(target)
+        added.append(stored.path)
+    return added
+
+
+@contextmanager
+def storing(db: Database, files: Sequence[tuple[Path, StoredMedia]], store: Path) -> Iterator[Callable[[], None]]:
+    """The checked ``files`` in the store for the block that stores their post: copied on entry
+    (outside any write transaction), removed again if the block raises, so a refused post leaves
+    nothing behind. Yields a function that copies them again where one has gone meanwhile: call
+    it once the post's media rows are written, inside the transaction."""
+    added = keep(files, store)
+
+    def again() -> None:
+        added.extend(keep(files, store))
+
+    try:
+        yield again
+    except BaseException:
+        try:
+            discard(db, added, store)
+        except Exception:  # the post's own error is the one to report
+            log.exception("could not remove the media of a post that was not stored: %s", added)
+        raise
+
+
+def discard(db: Database, paths: Sequence[str], store: Path) -> None:
+    """Remove files ``keep`` added for a post that was then not stored, unless a post uses them
+    (another post with the same file may have been stored meanwhile: the store is by content)."""
+    if not paths:
+        return
+    with db.transaction() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # a post being stored with the same file commits first, or waits until it is gone
+            # (and then copies it again: posts.create_post calls keep inside its transaction)
+            session.execute(text("LOCK TABLE post_media IN SHARE MODE"))
+        used = set(session.scalars(select(PostMedia.path).where(PostMedia.path.in_(paths))))
+        for path in paths:
+            if path not in used:
+                (store / path).unlink(missing_ok=True)

@@ -15,13 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from media.specs import SPECS
-from scheduler import editorial, timetable
+from scheduler import editorial, media_store, timetable
 from scheduler.authorization import Action, authorize
 from scheduler.content import Content, MediaItem, problems_for
 from scheduler.credentials import encrypt_credentials, seal_options
 from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, Refused, StateConflict, UnknownChannel
 from scheduler.media_prep import needs_renditions
-from scheduler.media_store import StoredMedia, ingest
+from scheduler.media_store import StoredMedia
 from scheduler.policy import is_trivial_edit
 from scheduler.settings import Settings
 from scheduler.slots import parse_priority
@@ -270,19 +270,22 @@ def create_post(
             offer, _ = editorial.open_share(session, share, actor=actor, text=text)
             post_org = offer.to_org_id
     due = None if queue else parse_due(at, _zone_for(at, tz, targets), now=now, immediately=immediately)
-    stored = [
-        ingest(
-            item.path, settings.media_store, max_bytes=settings.max_media_bytes, alt_text=item.alt_text, name=item.name
+    checked = [
+        (
+            item.path,
+            media_store.check(item.path, max_bytes=settings.max_media_bytes, alt_text=item.alt_text, name=item.name),
         )
         for item in media
     ]
+    stored = [item for _, item in checked]
     content = Content(text=text, title=title, link=link, language=language, media=_as_items(stored, settings))
     if not text.strip() and not media:
         raise ContentRejected("the post is empty: give --text, --media or both")
     check_fits(content, targets)
     kind = format or ("video" if any(item.kind == "video" for item in stored) else "social")
 
-    with db.transaction() as session:
+    # the files are copied before the write transaction, and removed again if the post is not stored
+    with media_store.storing(db, checked, settings.media_store) as still_stored, db.transaction() as session:
         targets = channels_named(session, channels)
         editorial.check_kind(session, targets, post_org, importance, kind)
         if due is not None:
@@ -307,6 +310,7 @@ def create_post(
         post.media = [PostMedia(position=index, **asdict(item)) for index, item in enumerate(stored)]
         session.add(post)
         session.flush()
+        still_stored()  # a refused post with the same file may have just removed the copy
         if share is not None:
             editorial.adopt_share(session, share, post, now=now)
         record_event(session, "post.created", now=now, post_id=post.id, actor=author, data={"version": 1})
@@ -780,8 +784,7 @@ def post_view(post: Post) -> dict[str, Any]:
 
 def show_post(db: Database, post_id: int) -> dict[str, Any]:
     with db.read() as session:
-        view = post_view(editorial.load_post(session, post_id, lock=False))
-        return {**view, "requeued": timetable.requeued(session, post_id)}  # moves by the queue of over a day
+        return post_view(editorial.load_post(session, post_id, lock=False))
 
 
 def list_posts(db: Database, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

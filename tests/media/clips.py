@@ -1,8 +1,10 @@
-"""Short test clips made with PyAV: a bright subject on a dark background, optional sine audio."""
+"""Short test clips made with PyAV: a bright subject on a dark background, optional sine audio;
+and hostile ones (giant frames, corrupt frames, extreme shapes) that stay small on disk."""
 
 from __future__ import annotations
 
 import math
+import random
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -55,4 +57,73 @@ def make_clip(
                 frame.sample_rate, frame.pts = 48_000, start
                 out.mux(sound.encode(frame))
             out.mux(sound.encode(None))
+    return path
+
+
+def flat_jpeg(size: tuple[int, int], *, components: int = 1) -> bytes:
+    """A baseline JPEG of any size in two bits per 8x8 block: every block is flat grey, coded with
+    one-symbol Huffman tables (DC difference 0, then end of block). A 12000x12000 frame is 560 KB
+    (greyscale), made without ever holding its pixels."""
+
+    def segment(marker: int, payload: bytes) -> bytes:
+        return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+    width, height = size
+    ids = range(1, components + 1)
+    quant = segment(0xDB, b"\x00" + bytes([1] * 64))
+    frame = segment(
+        0xC0, struct.pack(">BHHB", 8, height, width, components) + b"".join(bytes([i, 0x11, 0]) for i in ids)
+    )
+    one_code = bytes([1] + [0] * 15) + b"\x00"  # one code of length 1, for symbol 0
+    tables = segment(0xC4, b"\x00" + one_code + b"\x10" + one_code)
+    scan = segment(0xDA, bytes([components]) + b"".join(bytes([i, 0x00]) for i in ids) + b"\x00\x3f\x00")
+    blocks = -(-width // 8) * -(-height // 8) * components
+    return b"\xff\xd8" + quant + frame + tables + scan + bytes(-(-blocks * 2 // 8)) + b"\xff\xd9"
+
+
+def make_mjpeg(path: Path, frames: list[tuple[int, int]], *, fps: int = 1, components: int = 1) -> Path:
+    """An MJPEG clip in MP4, one flat frame of each given size (they may differ: MJPEG allows it)."""
+    width, height = frames[0]
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("mjpeg", rate=Fraction(fps))
+        # the muxer's encoder must open (its formats are YUV); the decoder reads the JPEG's own
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuvj444p"
+        for index, size in enumerate(frames):
+            packet = av.Packet(flat_jpeg(size, components=components))
+            packet.stream = stream
+            packet.pts = packet.dts = index
+            packet.time_base = Fraction(1, fps)
+            packet.is_keyframe = True
+            out.mux(packet)
+    return path
+
+
+def corrupt_frames(clip: Path, path: Path, *, seed: int = 1) -> Path:
+    """``clip`` with every byte of its media data replaced by noise: the container (ftyp, moov) is
+    intact and opens, the frames do not decode."""
+    data = bytearray(clip.read_bytes())
+    at = data.index(b"mdat") - 4
+    (size,) = struct.unpack(">I", data[at : at + 4])
+    noise = random.Random(seed)
+    for index in range(at + 8, at + size):
+        data[index] = noise.randrange(256)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_still_clip(path: Path, size: tuple[int, int], *, fps: int = 30, seconds: float = 1.0) -> Path:
+    """A black H.264 clip of any even size, without drawing: fast even for extreme shapes."""
+    width, height = size
+    rate = Fraction(fps)
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast"}
+        frame = av.VideoFrame(width, height, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        for index in range(round(seconds * fps)):
+            frame.pts, frame.time_base = index, 1 / rate
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
     return path
