@@ -784,7 +784,8 @@ def post_view(post: Post) -> dict[str, Any]:
 
 def show_post(db: Database, post_id: int) -> dict[str, Any]:
     with db.read() as session:
-        return post_view(editorial.load_post(session, post_id, lock=False))
+        view = post_view(editorial.load_post(session, post_id, lock=False))
+        return {**view, "requeued": timetable.requeued(session, post_id)}  # moves by the queue of over a day
 
 
 def list_posts(db: Database, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
