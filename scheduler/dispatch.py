@@ -82,17 +82,30 @@ def sweep(
         credentials.warn_expiring(db, settings, now=now.timestamp())  # LinkedIn's 60 days, ahead of time
     except Exception:
         log.exception("checking the channels' sign-ins failed; trying again next round")
-    missed = editorial.sweep_deadlines(db, now=now)
-    if missed:
-        log.warning("publications %s: not signed off by their deadline; they will not publish", missed)
-    for publication_id in media_prep.needing_media(db, now=now, settings=settings):
+    # each step on its own: one that keeps failing must not hold up the others (renditions, leases,
+    # lookups), or their publications would wait without a word
+    try:
+        missed = editorial.sweep_deadlines(db, now=now)
+        if missed:
+            log.warning("publications %s: not signed off by their deadline; they will not publish", missed)
+    except Exception:
+        log.exception("sign-off deadline sweep failed; trying again next round")
+    try:
+        rendering = media_prep.needing_media(db, now=now, settings=settings)
+    except Exception:
+        log.exception("finding the publications that need renditions failed; trying again next round")
+        rendering = []
+    for publication_id in rendering:
         try:
             send_render(publication_id)
         except Exception:
             log.exception("could not ask for the renditions of publication %s; asking again later", publication_id)
-    expired = publications.expire_leases(db, now=now, settings=settings)
-    if expired:
-        log.warning("publications %s: publish attempt lost (lease expired), reconciling", expired)
+    try:
+        expired = publications.expire_leases(db, now=now, settings=settings)
+        if expired:
+            log.warning("publications %s: publish attempt lost (lease expired), reconciling", expired)
+    except Exception:
+        log.exception("expiring publish leases failed; trying again next round")
     ids = publications.due_for_reconcile(db, now=now, settings=settings)
     for publication_id in ids:
         try:

@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
@@ -56,11 +56,14 @@ from scheduler.ports import (
 from scheduler.redaction import redact_optional
 from scheduler.settings import Settings
 from scheduler.states import DISPATCHABLE, PublicationState
-from scheduler.store import Channel, Database, Post, PostMedia, PostVariant, Publication, Rendition
+from scheduler.store import Channel, Database, Event, Post, PostMedia, PostVariant, Publication, Rendition
 from scheduler.transitions import PUBLICATIONS, apply, record_event, transition
 
 log = logging.getLogger(__name__)
 S = PublicationState
+# A queued row whose message was sent again this many times, each after its lease ran out with no
+# worker taking it, goes to a person: no worker is running, or each one that takes it dies first.
+MAX_REDISPATCHES = 5
 AdapterFactory = Callable[[ChannelInfo], Publisher]
 
 # Core tables: the hot path uses Core statements, which skip the ORM's per-statement bookkeeping.
@@ -156,9 +159,23 @@ def requeue_lost(db: Database, *, now: datetime, settings: Settings, every_queue
         rows = _locked(session, *conditions, limit=None if every_queued else settings.dispatch_batch)
         if not rows:
             return []
+        sent = _redispatches(session, [row.id for row in rows])
+        lease_seconds = settings.lookahead + settings.queued_grace
+        stuck = [row for row in rows if sent.get(row.id, 0) >= MAX_REDISPATCHES]
+        if stuck:
+            times = MAX_REDISPATCHES + 1
+            reason = (
+                f"sent to the workers {times} times over {times * lease_seconds / 60:.0f} min and no worker took "
+                "it (is a worker running? `crosspost up`, or `crosspost worker`); `crosspost post retry` sends it again"
+            )
+            values = {"dispatch_token": None, "lease_until": None, "last_error": reason}
+            transition(session, stuck, S.NEEDS_ATTENTION, now=now, values=values, message=reason)
+            rows = [row for row in rows if sent.get(row.id, 0) < MAX_REDISPATCHES]
+            if not rows:
+                return []
         token = str(uuid.uuid4())
         # every queued row is due within the look-ahead
-        lease = now + timedelta(seconds=settings.lookahead + settings.queued_grace)
+        lease = now + timedelta(seconds=lease_seconds)
         moved = transition(
             session,
             rows,
@@ -175,6 +192,24 @@ def requeue_lost(db: Database, *, now: datetime, settings: Settings, every_queue
         )
     # each still goes out at its due time: a row queued ahead of time is not sent early
     return sorted((Dispatch(i, token, effective[i]) for i in moved), key=lambda dispatch: dispatch.due_at)
+
+
+def _redispatches(session: Session, ids: list[int]) -> dict[int, int]:
+    """How many times each queued publication was sent again since it was last claimed by a dispatcher."""
+    queued = S.QUEUED.value
+    entered = (
+        select(Event.publication_id, func.max(Event.id).label("since"))
+        .where(Event.publication_id.in_(ids), Event.to_state == queued, Event.from_state != queued)
+        .group_by(Event.publication_id)
+        .subquery()
+    )
+    counted = session.execute(
+        select(Event.publication_id, func.count())
+        .join(entered, entered.c.publication_id == Event.publication_id)
+        .where(Event.from_state == queued, Event.to_state == queued, Event.id > entered.c.since)
+        .group_by(Event.publication_id)
+    )
+    return {publication_id: count for publication_id, count in counted if publication_id is not None}
 
 
 # -- the worker's side -----------------------------------------------------------------------------
@@ -204,7 +239,24 @@ def claim(db: Database, publication_id: int, token: str, *, now: datetime, setti
         )
         if not moved:
             return None
-        loaded = load(connection, publication_id, settings)
+        try:
+            loaded = load(connection, publication_id, settings)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            # its credentials or options cannot be read (a changed secret key, say): nothing was
+            # sent, and it would fail the same way every time
+            log.exception("publication %s: could not load it to publish", publication_id)
+            error = (
+                f"could not read the publication to publish it ({type(exc).__name__}: {exc}); "
+                "fix that, then `crosspost post retry`"
+            )
+            values = {"lease_until": None, "last_error": redact_optional(error)}
+            mine = {"id": publication_id, "lease_owner": lease_owner}
+            apply(
+                connection, S.PUBLISHING, S.FAILED, now=now, match=mine, values=values, message=error, actor=lease_owner
+            )
+            return None
         assert loaded is not None  # the row was just claimed
         return Claim(
             publication_id=publication_id,
@@ -317,6 +369,7 @@ def publish(
     if claimed is None:
         log.info("publication %s: stale message (token %s), nothing to do", publication_id, token)
         return None
+    channel_name = claimed.channel.name
     if claimed.channel.status != ACTIVE:
         # claimed before its channel's credentials were refused: no doomed call to the platform
         error = f"waiting for channel {claimed.channel.name} to be reconnected"
@@ -330,12 +383,17 @@ def publish(
     except Retryable as exc:
         wait = retry_delay(claimed.attempt, exc.retry_after, settings)
         return _finish(db, settings, claimed, S.RETRY_WAIT, now=clock(), error=str(exc), retry_in=wait)
-    adapter = adapters(channel)
-    for limit in adapter.rate_limits:
-        wait = 0.0 if limiter is None else limiter.reserve(f"{channel.platform}:{limit.name}:{channel.id}", limit)
-        if wait > 0:  # waits in the database, never in a worker
-            error = f"{channel.name}: {channel.platform}'s limit of {limit.count} {limit.what} reached"
-            return _finish(db, settings, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=wait)
+    except Exception as exc:
+        return _not_sent(db, settings, claimed, f"could not refresh {channel_name}'s sign-in", exc, now=clock())
+    try:
+        adapter = adapters(channel)
+        for limit in adapter.rate_limits:
+            wait = 0.0 if limiter is None else limiter.reserve(f"{channel.platform}:{limit.name}:{channel.id}", limit)
+            if wait > 0:  # waits in the database, never in a worker
+                error = f"{channel.name}: {channel.platform}'s limit of {limit.count} {limit.what} reached"
+                return _finish(db, settings, claimed, S.RETRY_WAIT, now=clock(), error=error, retry_in=wait)
+    except Exception as exc:
+        return _not_sent(db, settings, claimed, f"could not set up channel {channel_name}", exc, now=clock())
     ctx = PublishContext(
         publication_id=claimed.publication_id,
         idempotency_key=claimed.idempotency_key,
@@ -397,6 +455,20 @@ def publish(
         now=clock(),
         values={"remote_id": result.remote_id, "remote_url": result.url, "published_at": clock()},
     )
+
+
+def _not_sent(
+    db: Database, settings: Settings, claimed: Claim, what: str, exc: Exception, *, now: datetime
+) -> PublicationState | None:
+    """An unexpected error before the platform call: nothing was sent, so it is tried again like a
+    refused call (``max_attempts`` in all), and the reason is on the row and in the event."""
+    log.exception("publication %s: %s", claimed.publication_id, what)
+    error = f"{what}: {type(exc).__name__}: {exc}"
+    if claimed.attempt >= settings.max_attempts:
+        error = f"gave up after {claimed.attempt} attempts: {error}"
+        return _finish(db, settings, claimed, S.FAILED, now=now, error=error)
+    wait = retry_delay(claimed.attempt, None, settings)
+    return _finish(db, settings, claimed, S.RETRY_WAIT, now=now, error=error, retry_in=wait)
 
 
 def _finish(
@@ -568,8 +640,15 @@ def reconcile(
     ``absence_settles_after`` has passed since the attempt ended); otherwise asked again, at
     growing intervals, for ``reconcile_window``; only then does a person decide.
     """
-    with db.atomic_statements() as connection:
-        loaded = load(connection, publication_id, settings)
+    try:
+        with db.atomic_statements() as connection:
+            loaded = load(connection, publication_id, settings)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:
+        log.exception("publication %s: could not load it to look it up", publication_id)
+        error = f"could not read the publication to look it up ({type(exc).__name__}: {exc}); check the channel"
+        return _settle(db, publication_id, S.NEEDS_ATTENTION, now=clock(), error=error)
     if loaded is None or loaded.state != S.UNKNOWN:
         return None
     content, channel = loaded.content, loaded.channel
@@ -586,11 +665,17 @@ def reconcile(
         channel = _fresh_credentials(db, channel, adapters, settings=settings, now=clock())
     except AuthExpired as exc:
         mark_needs_reconnect(db, channel.id, channel.name, str(exc), now=clock())
-        return S.UNKNOWN  # asked again once the channel is reconnected
-    except Retryable:
-        return S.UNKNOWN
-    adapter = adapters(channel)
+        # asked again once the channel is reconnected; past the window, a person decides
+        reason = f"waiting for channel {channel.name} to be reconnected"
+        return _look_again(db, publication_id, since, now=clock(), settings=settings, reason=reason)
+    except Retryable as exc:
+        return _look_again(db, publication_id, since, now=clock(), settings=settings, reason=str(exc))
+    except Exception as exc:
+        log.exception("publication %s: refreshing the sign-in to look it up failed", publication_id)
+        error = f"lookup failed: could not refresh {channel.name}'s sign-in ({type(exc).__name__}: {exc})"
+        return _settle(db, publication_id, S.NEEDS_ATTENTION, now=clock(), error=error)
     try:
+        adapter = adapters(channel)
         prepared = adapter.prepare(content)
         found = adapter.lookup(prepared, ctx)
         if found is not None:

@@ -30,8 +30,9 @@ ALLOWED: dict[PublicationState, frozenset[PublicationState]] = {
     S.AWAITING_SIGNOFF: frozenset({S.SCHEDULED, S.CANCELLED, S.NEEDS_ATTENTION, S.AWAITING_SIGNOFF}),
     # -> needs_attention: its media cannot be made to fit the channel; -> awaiting_signoff: edited after sign-off
     S.SCHEDULED: frozenset({S.QUEUED, S.CANCELLED, S.SCHEDULED, S.NEEDS_ATTENTION, S.AWAITING_SIGNOFF}),
-    # queued -> queued is a re-dispatch with a new token after the message was lost
-    S.QUEUED: frozenset({S.PUBLISHING, S.QUEUED, S.SCHEDULED, S.CANCELLED, S.AWAITING_SIGNOFF}),
+    # queued -> queued is a re-dispatch with a new token after the message was lost; -> needs_attention
+    # when no worker took it after publications.MAX_REDISPATCHES re-dispatches (nothing was sent)
+    S.QUEUED: frozenset({S.PUBLISHING, S.QUEUED, S.SCHEDULED, S.CANCELLED, S.AWAITING_SIGNOFF, S.NEEDS_ATTENTION}),
     S.PUBLISHING: frozenset({S.PUBLISHED, S.RETRY_WAIT, S.FAILED, S.UNKNOWN, S.NEEDS_ATTENTION}),
     S.RETRY_WAIT: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED, S.NEEDS_ATTENTION, S.AWAITING_SIGNOFF}),
     # a late answer from the worker that timed out still counts: unknown -> published
@@ -53,6 +54,17 @@ CANCELLABLE = frozenset({S.AWAITING_SIGNOFF, S.SCHEDULED, S.QUEUED, S.RETRY_WAIT
 # States a user may send back to the queue with `post retry`.
 RETRYABLE = frozenset({S.FAILED, S.NEEDS_ATTENTION, S.CANCELLED})
 FINAL = frozenset({S.PUBLISHED, S.FAILED, S.CANCELLED})
+# Where a person decides; every other state that is not final leaves on its own within a bound,
+# to a final state or to this one (docs/scheduling.md, "States", lists the same bounds).
+PERSON = S.NEEDS_ATTENTION
+BOUNDS: dict[PublicationState, str] = {
+    S.AWAITING_SIGNOFF: "the sign-off deadline (or the due time): needs_attention",
+    S.SCHEDULED: "the due time; while its renditions are made, media_prep.RENDER_TRIES lost requests: needs_attention",
+    S.QUEUED: "publications.MAX_REDISPATCHES re-dispatches that no worker took: needs_attention",
+    S.PUBLISHING: "publish_lease without renewal: unknown",
+    S.RETRY_WAIT: "max_attempts attempts: failed",
+    S.UNKNOWN: "reconcile_window of lookups: needs_attention",
+}
 
 
 def sources_of(target: PublicationState) -> frozenset[PublicationState]:

@@ -37,7 +37,12 @@ def reconcile(publication_id: int) -> str | None:
     return None if state is None else state.value
 
 
-@app.task(name="crosspost.render", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+# Acknowledged on receipt, unlike the others: a render that kills its worker (out of memory) would
+# otherwise come back at once, for ever. Its request is a lease in the database: the sweep asks
+# again when it runs out, and after media_prep.RENDER_TRIES lost requests a person is told.
+@app.task(
+    name="crosspost.render", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, acks_late=False
+)
 def render(publication_id: int) -> bool:
     runtime = process_runtime()
     return media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock)

@@ -1,6 +1,6 @@
 """Hostile and careless media through the real `crosspost` command (issue 11, findings 3, 4, 9):
-what cannot be rendered is refused when the post is made, with one line naming the limit; a
-refused post leaves nothing in the media store."""
+what cannot be rendered is refused when the post is made, with one line naming the limit; what
+fails later reaches a person; a refused post leaves nothing in the media store."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import os
 import resource
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from PIL import Image
 
 from media import renditions
+from scheduler.store import open_database
 from tests.helpers import Run, ok, refused, write_image
 from tests.media.clips import corrupt_frames, make_clip, make_mjpeg, make_still_clip
 
@@ -135,3 +138,63 @@ def test_a_refused_post_leaves_no_media_in_the_store(cli: Run, tmp_path: Path) -
     assert _media_files(tmp_path) == [kept]
     with Image.open(kept) as image:
         assert image.size == (640, 360)
+
+
+def _objects(printed: str) -> list[dict[str, object]]:
+    """What `events --json` prints: one JSON object after the other."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while printed[at:].strip():
+        at += len(printed[at:]) - len(printed[at:].lstrip())
+        event, at = decoder.raw_decode(printed, at)
+        found.append(event)
+    return found
+
+
+def _up_until(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, done: Callable[[str], bool]) -> None:
+    """`crosspost up` in this process until ``done(state of post 1's first publication)``, or 60 s."""
+    from scheduler.cli import run
+
+    stop = threading.Event()
+    db = open_database(f"sqlite:///{tmp_path / 'data' / 'crosspost.db'}")
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline:
+            with db.transaction() as session:
+                state = session.connection().exec_driver_sql("SELECT state FROM publications ORDER BY id").scalar()
+            if state is not None and done(str(state)):
+                break
+            time.sleep(0.2)
+        stop.set()
+
+    monkeypatch.setattr(run, "_stop_on_signals", lambda: stop)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        ok(cli("up"))
+    finally:
+        stop.set()
+        watcher.join()
+        db.dispose()
+
+
+def test_an_error_while_rendering_reaches_a_person(cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # finding 3: whatever rendering raises (here what a 1x1 PNG raised on a863fdf), the publication
+    # leaves `scheduled` for `needs_attention`, with the reason on the row and in the event log
+    (x,) = _channels(cli, "x")
+    photo = write_image(tmp_path / "photo.png", (640, 360))
+    ok(cli("post", "create", "--text", "rendered later", "--media", str(photo), "--channel", x, *AT))
+
+    def broken(*_: object, **__: object) -> list[renditions.Rendition]:
+        raise ValueError("Coordinate 'right' is less than 'left'")
+
+    monkeypatch.setattr(renditions, "adapt", broken)
+    _up_until(cli, tmp_path, monkeypatch, lambda state: state != "scheduled")
+
+    (publication,) = json.loads(ok(cli("post", "show", "1", "--json")))["publications"]
+    assert publication["state"] == "needs_attention"
+    assert "ValueError: Coordinate 'right' is less than 'left'" in publication["last_error"]
+    events = _objects(ok(cli("events", "--json", "--post", "1")))
+    held = [event for event in events if event.get("to_state") == "needs_attention"]
+    assert len(held) == 1
+    assert "the renditions could not be made" in held[0]["message"]
