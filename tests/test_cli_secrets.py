@@ -214,3 +214,18 @@ def test_webhook_urls_stored_in_plain_text_before_are_encrypted_on_upgrade(cli: 
             }
     finally:
         runtime.db.dispose()
+
+
+def test_log_records_are_redacted_messages_and_tracebacks(cli: Run, caplog: pytest.LogCaptureFixture) -> None:
+    ok(cli("channel", "list"))  # every process start installs the redaction of log records
+    log = logging.getLogger("crosspost.test")
+    with caplog.at_level(logging.INFO):
+        log.warning("posting to %s failed", _hook_url("hooks.example.org"))
+        try:
+            raise RuntimeError(f"refused: Authorization: Bearer abc123def456, url {_hook_url('h.example.org')}")
+        except RuntimeError:
+            log.exception("publication 1: unexpected error")
+    assert "http://hooks:********@hooks.example.org" in caplog.text
+    assert "Bearer ********" in caplog.text
+    for secret in ("abc123def456", HOOK_PASSWORD, HOOK_TOKEN):  # the path of a URL never decrypted is not known
+        assert secret not in caplog.text
