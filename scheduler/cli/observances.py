@@ -12,6 +12,7 @@ import typer
 from scheduler import campaigns, ics, observances
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
+from scheduler.cli._types import CampaignId, year_option
 from scheduler.errors import InvalidInput
 from scheduler.runtime import build_runtime
 
@@ -24,19 +25,30 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
 def _range(year: int | None, start: str | None, end: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
     if year is not None and (start or end):
         raise InvalidInput("give either --year or --from/--to, not both")
-    if year is not None:
+    if year is not None:  # bounded by its option
         return dt.date(year, 1, 1), dt.date(year, 12, 31)
     try:
-        first = dt.date.fromisoformat(start) if start else today
-        last = dt.date.fromisoformat(end) if end else first + dt.timedelta(days=365)
+        first = dt.date.fromisoformat(start.strip()) if start else today
+        last = dt.date.fromisoformat(end.strip()) if end else None
     except ValueError as error:
         raise InvalidInput(f"dates are written YYYY-MM-DD: {error}") from None
+    span = f"{observances.FIRST_YEAR}-01-01 to {observances.LAST_YEAR}-12-31"
+    if not observances.FIRST_YEAR <= first.year <= observances.LAST_YEAR:
+        raise InvalidInput(f"--from {first}: the calendar covers {span}")
+    if last is None:
+        last = min(first + dt.timedelta(days=365), dt.date(observances.LAST_YEAR, 12, 31))
+    if not observances.FIRST_YEAR <= last.year <= observances.LAST_YEAR:
+        raise InvalidInput(f"--to {last}: the calendar covers {span}")
+    if last < first:
+        raise InvalidInput(f"--to {last} is before --from {first}")
+    if (last - first).days > observances.MAX_SPAN_DAYS:
+        raise InvalidInput(f"{first} to {last}: list at most ten years at a time")
     return first, last
 
 
 @calendar_app.command("list")
 def calendar_list(
-    year: Annotated[int | None, typer.Option(help="Every occurrence in this year")] = None,
+    year: Annotated[int | None, year_option("Every occurrence in this year")] = None,
     start: Annotated[str | None, typer.Option("--from", help="From this date, YYYY-MM-DD (default: today)")] = None,
     end: Annotated[str | None, typer.Option("--to", help="To this date (default: a year later)")] = None,
     tag: Annotated[str | None, typer.Option(help="Only observances with this tag, e.g. lgbtq")] = None,
@@ -111,9 +123,7 @@ def calendar_import(
 
 @calendar_app.command("export")
 def calendar_export(
-    year: Annotated[
-        int | None, typer.Option(help="Every occurrence in this year (default: the next 12 months)")
-    ] = None,
+    year: Annotated[int | None, year_option("Every occurrence in this year (default: the next 12 months)")] = None,
     tag: Annotated[str | None, typer.Option(help="Only observances with this tag")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of standard output")] = None,
 ) -> None:
@@ -133,10 +143,12 @@ def campaign_add(
     observance: Annotated[str, typer.Option(help="The observance's id (crosspost calendar list)")],
     channel: Annotated[list[str], typer.Option("--channel", "-c", help="Channel (repeatable)")],
     text: Annotated[str, typer.Option(help="Template: {year} {yy} {ordinal} {edition} {name} {hashtags}")],
-    year: Annotated[int | None, typer.Option(help="Only this year (default: every year)")] = None,
+    year: Annotated[int | None, year_option("Only this year (default: every year)")] = None,
     at: Annotated[str, typer.Option(help="Publish time on the day, HH:MM")] = campaigns.DEFAULT_TIME,
     tz: Annotated[str, typer.Option(help="IANA zone of --at")] = campaigns.DEFAULT_ZONE,
-    lead_days: Annotated[int, typer.Option(help="Create the post this many days ahead, for sign-off")] = 14,
+    lead_days: Annotated[
+        int, typer.Option(min=0, max=365, help="Create the post this many days ahead, for sign-off")
+    ] = 14,
     title: Annotated[str | None, typer.Option(help="Title (YouTube, TikTok photo posts)")] = None,
     link: Annotated[str | None, typer.Option(help="A link to add to the post")] = None,
     importance: Annotated[str, typer.Option(help="The posts' importance under the approval policy")] = "routine",
@@ -201,7 +213,7 @@ def campaign_list(as_json: JsonFlag = False) -> None:
 
 
 @campaign_app.command("show")
-def campaign_show(campaign_id: int, as_json: JsonFlag = False) -> None:
+def campaign_show(campaign_id: CampaignId, as_json: JsonFlag = False) -> None:
     """One campaign: its next post, warnings, and the posts it made."""
     runtime = build_runtime()
     view = campaigns.campaign_view(runtime.db, campaign_id, now=runtime.clock())
@@ -219,7 +231,7 @@ def campaign_show(campaign_id: int, as_json: JsonFlag = False) -> None:
 
 
 @campaign_app.command("remove")
-def campaign_remove(campaign_id: int, as_user: AsUser = None) -> None:
+def campaign_remove(campaign_id: CampaignId, as_user: AsUser = None) -> None:
     """Stop a campaign (posts it already made stay; cancel them like any post)."""
     runtime = build_runtime()
     campaigns.remove_campaign(runtime.db, campaign_id, now=runtime.clock(), actor=actor(as_user))

@@ -17,6 +17,7 @@ from media.text import check
 from scheduler import editorial, posts
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor, person
+from scheduler.cli._types import MAX_ID, PostId, ShareId, id_option
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.redaction import redact, redact_optional
 from scheduler.runtime import Runtime, build_runtime
@@ -155,7 +156,7 @@ def _local(item: str, settings: Settings, downloads: Path | None) -> Path:
 @app.command("list")
 def list_(
     state: Annotated[str | None, typer.Option(help="Only posts with a publication in this state")] = None,
-    limit: int = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many posts")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List recent posts and their publications."""
@@ -167,7 +168,7 @@ def list_(
 
 
 @app.command("show")
-def show(post_id: int, as_json: JsonFlag = False) -> None:
+def show(post_id: PostId, as_json: JsonFlag = False) -> None:
     """Show one post, its review state, its publications and their last errors."""
     db = build_runtime().db.reader()  # reads take no write lock: they answer while a writer works
     view = posts.show_post(db, post_id)
@@ -191,7 +192,7 @@ def show(post_id: int, as_json: JsonFlag = False) -> None:
 
 @app.command("edit")
 def edit(
-    post_id: int,
+    post_id: PostId,
     text: Annotated[str | None, typer.Option()] = None,
     title: Annotated[str | None, typer.Option()] = None,
     link: Annotated[str | None, typer.Option()] = None,
@@ -222,7 +223,7 @@ def edit(
 
 @app.command("cancel")
 def cancel(
-    post_id: int,
+    post_id: PostId,
     channel: Annotated[str | None, typer.Option(help="Only this channel")] = None,
     as_user: AsUser = None,
 ) -> None:
@@ -234,7 +235,7 @@ def cancel(
 
 @app.command("retry")
 def retry(
-    post_id: int,
+    post_id: PostId,
     channel: Annotated[str | None, typer.Option(help="Only this channel")] = None,
     as_user: AsUser = None,
 ) -> None:
@@ -248,7 +249,7 @@ def retry(
 
 
 @app.command("submit")
-def submit(post_id: int, as_user: AsUser = None) -> None:
+def submit(post_id: PostId, as_user: AsUser = None) -> None:
     """Submit a draft (or a post changes were requested on) for sign-off."""
     runtime = build_runtime()
     editorial.submit(runtime.db, post_id, now=runtime.clock(), actor=actor(as_user))
@@ -268,7 +269,7 @@ def _report_review(runtime: Runtime, post_id: int) -> None:
 
 @app.command("approve")
 def approve(
-    post_id: int,
+    post_id: PostId,
     note: Annotated[str | None, typer.Option(help="A note for the sign-off record")] = None,
     as_user: AsUser = None,
 ) -> None:
@@ -290,7 +291,7 @@ def approve(
 
 @app.command("request-changes")
 def request_changes(
-    post_id: int,
+    post_id: PostId,
     text: Annotated[str, typer.Option(help="What should change")],
     as_user: AsUser = None,
 ) -> None:
@@ -303,7 +304,7 @@ def request_changes(
 
 @app.command("comment")
 def comment(
-    post_id: int,
+    post_id: PostId,
     text: Annotated[str, typer.Option(help="The comment")],
     as_user: AsUser = None,
 ) -> None:
@@ -316,7 +317,7 @@ def comment(
 
 @app.command("share")
 def share(
-    post_id: int,
+    post_id: PostId,
     with_org: Annotated[str, typer.Option("--with", help="The partner organisation")],
     may_edit: Annotated[bool, typer.Option("--may-edit", help="The partner may change the text")] = False,
     as_user: AsUser = None,
@@ -339,7 +340,7 @@ def _shared(runtime: Runtime, share_id: int) -> dict[str, Any]:
 
 @app.command("adopt")
 def adopt(
-    share_id: Annotated[int, typer.Argument(metavar="SHARE_ID", help="The share (post shares)")],
+    share_id: ShareId,
     channel: Annotated[list[str], typer.Option("--channel", "-c", help="Your channel (repeatable)")],
     at: Annotated[str | None, typer.Option(help="'YYYY-MM-DD HH:MM' with --tz, or an ISO instant with offset")] = None,
     tz: Annotated[str | None, typer.Option(help="IANA time zone of --at")] = None,
@@ -378,7 +379,7 @@ def adopt(
 
 @app.command("unshare")
 def unshare(
-    share_id: Annotated[int, typer.Argument(metavar="SHARE_ID", help="The share (post shares)")],
+    share_id: ShareId,
     as_user: AsUser = None,
 ) -> None:
     """Withdraw a share; the partner's copy is cancelled unless it is already out."""
@@ -408,7 +409,7 @@ def shares(
 
 @app.command("variant")
 def variant(
-    post_id: int,
+    post_id: PostId,
     text: Annotated[str, typer.Option(help="The variant's text")],
     language: Annotated[str | None, typer.Option(help="For the channels of this language")] = None,
     channel: Annotated[str | None, typer.Option(help="For this one channel")] = None,
@@ -434,7 +435,7 @@ def variant(
 
 
 @app.command("review")
-def review(post_id: int, as_json: JsonFlag = False) -> None:
+def review(post_id: PostId, as_json: JsonFlag = False) -> None:
     """Where a post stands in review: what each channel needs, and the comments."""
     view = editorial.review_view(build_runtime().db.reader(), post_id)
     if as_json:
@@ -462,7 +463,7 @@ def _deadline(deadline: dict[str, Any] | None) -> str:
 
 @app.command("signoffs")
 def signoffs(
-    post: Annotated[int | None, typer.Option(help="Only this post")] = None,
+    post: Annotated[int | None, id_option("Only this post")] = None,
     org: Annotated[str | None, typer.Option(help="Only sign-offs for this organisation")] = None,
     format_: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
 ) -> None:
@@ -481,9 +482,11 @@ EVENTS_PAGE = 200
 
 def events(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events")] = False,
-    after: Annotated[int, typer.Option(help="Only events after this id")] = 0,
-    post: Annotated[int | None, typer.Option(help="Only this post's events")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Without --follow: print at most this many")] = EVENTS_PAGE,
+    after: Annotated[int, typer.Option(min=0, max=MAX_ID, help="Only events after this id")] = 0,
+    post: Annotated[int | None, id_option("Only this post's events")] = None,
+    limit: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Without --follow: print at most this many")
+    ] = EVENTS_PAGE,
     as_json: JsonFlag = False,
 ) -> None:
     """Print the event log (every state change, in order). Without --follow it stops after --limit

@@ -10,6 +10,7 @@ import typer
 from scheduler import timetable
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
+from scheduler.cli._types import id_argument
 from scheduler.runtime import build_runtime
 from scheduler.when import get_zone
 
@@ -38,7 +39,7 @@ def _moves(moved: dict[str, int]) -> list[str]:
 def set_(
     channel: Annotated[str, typer.Argument(help="The channel")],
     slot: Annotated[list[str], typer.Option(help="Days and wall times, e.g. 'mon-fri 09:00,13:00' (repeatable)")],
-    max_per_day: Annotated[int | None, typer.Option(help="At most this many posts a day")] = None,
+    max_per_day: Annotated[int | None, typer.Option(min=1, max=1000, help="At most this many posts a day")] = None,
     min_spacing: Annotated[str | None, typer.Option(help="At least this long between posts, e.g. 90m or 2h")] = None,
     as_user: AsUser = None,
 ) -> None:
@@ -59,7 +60,7 @@ def set_(
 @app.command("show")
 def show(
     channel: Annotated[str, typer.Argument(help="The channel")],
-    days: Annotated[int, typer.Option(help="How many days ahead")] = 7,
+    days: Annotated[int, typer.Option(min=1, max=366, help="How many days ahead")] = 7,
     as_json: JsonFlag = False,
 ) -> None:
     """The channel's slots for the next days, in its time zone, and what holds each."""
@@ -142,7 +143,7 @@ def blackout_list(as_json: JsonFlag = False) -> None:
 
 @blackout_app.command("remove")
 def blackout_remove(
-    blackout_id: Annotated[int, typer.Argument(metavar="ID", help="The blackout's id (queue blackout list)")],
+    blackout_id: Annotated[int, id_argument("ID", "The blackout's id (queue blackout list)")],
     as_user: AsUser = None,
 ) -> None:
     """Remove a blackout."""
