@@ -23,6 +23,10 @@ from scheduler.errors import (
 )
 
 _OFFSET_AT_END = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+# Due times lie in these years: a time at the edge of what datetime holds (9999-12-31T23:59-12:00)
+# overflowed when it was turned into UTC or into a zone's time.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+_MAX_TEXT = 100  # a time or a zone name is short; a longer one is refused before it is read
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ def _zone_names() -> frozenset[str]:
 
 def get_zone(name: str) -> zoneinfo.ZoneInfo:
     """The IANA zone ``name``, or UnknownTimeZone with the closest real names."""
+    if len(name) > _MAX_TEXT:
+        raise UnknownTimeZone(f"unknown time zone {name[:40]!r}...: use an IANA name such as Europe/Zurich")
     try:
         if name not in _zone_names() and name != "UTC":
             raise zoneinfo.ZoneInfoNotFoundError(name)
@@ -102,13 +108,16 @@ def resolve_wall_time(wall: datetime, zone_name: str) -> datetime:
 
 def _parse_iso(text: str) -> datetime:
     cleaned = text.strip()
+    usage = "use 'YYYY-MM-DD HH:MM' with --tz ZONE, or an ISO instant with an offset such as 2027-03-08T10:00+01:00"
+    if len(cleaned) > _MAX_TEXT:
+        raise InvalidTime(f"cannot read the time {cleaned[:40]!r}...: {usage}")
     try:
-        return datetime.fromisoformat(cleaned.replace(" ", "T", 1) if "T" not in cleaned else cleaned)
+        moment = datetime.fromisoformat(cleaned.replace(" ", "T", 1) if "T" not in cleaned else cleaned)
     except ValueError:
-        raise InvalidTime(
-            f"cannot read the time {text!r}: use 'YYYY-MM-DD HH:MM' with --tz ZONE, "
-            "or an ISO instant with an offset such as 2027-03-08T10:00+01:00"
-        ) from None
+        raise InvalidTime(f"cannot read the time {text!r}: {usage}") from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise InvalidTime(f"{cleaned}: give a time in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return moment
 
 
 def parse_due(
