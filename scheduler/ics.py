@@ -19,7 +19,7 @@ from typing import Any
 import icalendar
 
 from scheduler.errors import InvalidInput
-from scheduler.observances import SKIP, Occurrence
+from scheduler.observances import FIRST_YEAR, LAST_YEAR, SKIP, Occurrence
 
 PRODID = "-//crosspost//awareness days//EN"
 
@@ -47,18 +47,28 @@ def export(occurrences: Sequence[Occurrence], *, stamp: dt.datetime) -> bytes:
     return bytes(calendar.to_ical())
 
 
+MAX_BYTES = 2_000_000  # an .ics file of observances is a few kilobytes; this bounds the work of a bad one
+
+
 def import_documents(data: bytes, *, prefix: str, source: str) -> list[dict[str, Any]]:
-    """Observance documents (``Observance.model_validate`` input) from an .ics file's all-day events."""
+    """Observance documents (``Observance.model_validate`` input) from an .ics file's all-day events.
+
+    Every value is checked where it is read: a date, duration, RRULE or EXDATE that icalendar cannot
+    parse, or that lies outside the calendar's years, is refused naming the event and the property.
+    """
+    if len(data) > MAX_BYTES:
+        raise InvalidInput(f"{source}: {len(data):,} bytes; an .ics file of observances is at most {MAX_BYTES:,}")
     try:
         calendar = icalendar.Calendar.from_ical(data)
-    except ValueError as error:
-        raise InvalidInput(f"{source}: not an iCalendar file: {error}") from None
+        events = list(calendar.walk("VEVENT"))
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as error:
+        raise InvalidInput(f"{source}: not an iCalendar file: {_short(error)}") from None
     grouped: dict[str, dict[str, Any]] = {}
-    for event in calendar.walk("VEVENT"):
-        summary = str(event.get("summary", "")).strip()
+    for event in events:
+        summary = _text(event.get("summary", ""), source).strip()
         if not summary:
             raise InvalidInput(f"{source}: an event has no SUMMARY; every observance needs a name")
-        start = _date(event.get("dtstart"), summary, source)
+        start = _date(_read(event, "dtstart", "dt", summary, source), "DTSTART", summary, source)
         end = _end(event, start, summary, source)
         document = grouped.setdefault(
             summary,
@@ -78,9 +88,9 @@ def import_documents(data: bytes, *, prefix: str, source: str) -> list[dict[str,
         rule = event.get("rrule")
         if rule is not None:
             document["rule"].append(_rule_version(rule, start, end, summary, source))
-            for excluded in _dates(event.get("exdate")):
+            for excluded in _dates(event, "exdate", summary, source):
                 document["overrides"][str(excluded.year)] = SKIP
-            for added in _dates(event.get("rdate")):
+            for added in _dates(event, "rdate", summary, source):
                 document["overrides"][str(added.year)] = added.isoformat()
         else:
             span = start.isoformat() if end == start else f"{start.isoformat()}/{end.isoformat()}"
@@ -90,9 +100,38 @@ def import_documents(data: bytes, *, prefix: str, source: str) -> list[dict[str,
     return list(grouped.values())
 
 
+def _short(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _text(value: Any, source: str) -> str:
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{source}: a SUMMARY is not valid UTF-8 text") from None
+    return text
+
+
+def _read(event: Any, name: str, attribute: str, summary: str, source: str) -> Any:
+    """``event[name].attribute`` (``dt``, ``dts``, ...): icalendar parses a property when it is read,
+    and raises for a malformed one."""
+    value = event.get(name)
+    if value is None:
+        return None
+    try:
+        return getattr(value, attribute)
+    except Exception as error:  # icalendar's own errors for a broken property (BrokenCalendarProperty, ValueError)
+        raise InvalidInput(f"{source}: {summary!r} has a {name.upper()} that cannot be read: {_short(error)}") from None
+
+
 def _rule_version(rule: Any, start: dt.date, end: dt.date, summary: str, source: str) -> dict[str, Any]:
-    parts = {key.upper(): value for key, value in rule.items()}
-    frequency = parts.get("FREQ", ["?"])[0]
+    try:
+        parts = {key.upper(): value for key, value in rule.items()}
+    except Exception as error:  # a broken RRULE (a bad UNTIL, say) raises when it is read
+        raise InvalidInput(f"{source}: {summary!r} has an RRULE that cannot be read: {_short(error)}") from None
+    frequency = (parts.get("FREQ") or ["no frequency"])[0]
     if frequency != "YEARLY":
         raise InvalidInput(f"{source}: {summary!r} repeats {frequency}; an observance happens once a year")
     until = parts.pop("UNTIL", None)
@@ -102,39 +141,71 @@ def _rule_version(rule: Any, start: dt.date, end: dt.date, summary: str, source:
         parts["BYMONTH"] = [start.month]
     if "BYMONTHDAY" not in parts and "BYDAY" not in parts and "BYYEARDAY" not in parts:
         parts["BYMONTHDAY"] = [start.day]
-    text = icalendar.vRecur(parts).to_ical().decode()  # type: ignore[no-untyped-call]
+    try:
+        text = icalendar.vRecur(parts).to_ical().decode()  # type: ignore[no-untyped-call]
+    except Exception as error:
+        raise InvalidInput(f"{source}: {summary!r} has an RRULE that cannot be read: {_short(error)}") from None
     version: dict[str, Any] = {"from": start.year, "rrule": text, "days": (end - start).days + 1}
     if until:
-        version["to"] = _date(until[0], summary, source).year
+        version["to"] = _date(until[0], "RRULE UNTIL", summary, source).year
     return version
 
 
-def _date(value: Any, summary: str, source: str) -> dt.date:
+def _date(value: Any, name: str, summary: str, source: str) -> dt.date:
     moment = getattr(value, "dt", value)
     if isinstance(moment, dt.datetime):
-        return moment.date()
-    if isinstance(moment, dt.date):
-        return moment
-    raise InvalidInput(f"{source}: {summary!r} has no DTSTART date")
+        moment = moment.date()
+    if not isinstance(moment, dt.date):
+        raise InvalidInput(f"{source}: {summary!r} has no {name} date")
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise InvalidInput(
+            f"{source}: {summary!r} has {name} {moment}; the calendar covers {FIRST_YEAR} to {LAST_YEAR}"
+        )
+    return moment
 
 
 def _end(event: Any, start: dt.date, summary: str, source: str) -> dt.date:
     if event.get("dtend") is not None:
-        last = _date(event.get("dtend"), summary, source) - dt.timedelta(days=1)  # exclusive
+        end = _read(event, "dtend", "dt", summary, source)
+        moment = end.date() if isinstance(end, dt.datetime) else end
+        if not isinstance(moment, dt.date):
+            raise InvalidInput(f"{source}: {summary!r} has no DTEND date")
+        if not FIRST_YEAR <= moment.year <= LAST_YEAR + 1:  # exclusive: 1 January after the last year ends it
+            raise InvalidInput(
+                f"{source}: {summary!r} has DTEND {moment}; the calendar covers {FIRST_YEAR} to {LAST_YEAR}"
+            )
+        last = moment - dt.timedelta(days=1)
     elif event.get("duration") is not None:
-        last = start + event.get("duration").dt - dt.timedelta(days=1)
+        duration = _read(event, "duration", "dt", summary, source)
+        if not isinstance(duration, dt.timedelta) or not 0 <= duration.days <= 366:
+            shown = event.get("duration").to_ical().decode(errors="replace")
+            raise InvalidInput(
+                f"{source}: {summary!r} has DURATION {shown!r}; an observance lasts whole days, at most 366"
+            )
+        last = start + dt.timedelta(days=duration.days - 1)
     else:
         last = start
-    return max(last, start)
+    last = max(last, start)
+    if (last - start).days >= 366:
+        raise InvalidInput(f"{source}: {summary!r} lasts from {start} to {last}; an observance lasts at most 366 days")
+    return last
 
 
-def _dates(value: Any) -> list[dt.date]:
+def _dates(event: Any, name: str, summary: str, source: str) -> list[dt.date]:
+    value = event.get(name)
     if value is None:
         return []
     lists = value if isinstance(value, list) else [value]
-    return [
-        item.dt if not isinstance(item.dt, dt.datetime) else item.dt.date() for entry in lists for item in entry.dts
-    ]
+    found = []
+    for entry in lists:
+        try:
+            items = list(entry.dts)
+        except Exception as error:  # icalendar parses the dates when they are read
+            raise InvalidInput(
+                f"{source}: {summary!r} has an {name.upper()} that cannot be read: {_short(error)}"
+            ) from None
+        found += [_date(item, name.upper(), summary, source) for item in items]
+    return found
 
 
 def _slug(text: str) -> str:
