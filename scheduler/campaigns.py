@@ -125,6 +125,12 @@ def date_warnings(occurrence: Occurrence, instant: dt.datetime, zones: Sequence[
 
 
 def render(template: str, occurrence: Occurrence) -> str:
+    """The campaign's text for one occurrence: ``{name}``-style fields, nothing else.
+
+    Only the fields themselves are allowed: no conversion (``{name!r}``), no format spec (``{year:d}``,
+    or ``{name:>300000000}``, which asked for a 300-million-character string), no attribute or index;
+    literal braces are doubled (``{{``). Anything else is refused with the fields one may use.
+    """
     values = {
         "year": str(occurrence.year),
         "yy": f"{occurrence.year % 100:02d}",
@@ -133,11 +139,26 @@ def render(template: str, occurrence: Occurrence) -> str:
         "name": occurrence.observance.name,
         "hashtags": " ".join(occurrence.hashtags),
     }
-    for _, field, _, _ in string.Formatter().parse(template):
-        if field is not None and field not in values:
-            allowed = ", ".join("{" + name + "}" for name in TEMPLATE_FIELDS)
-            raise InvalidInput(f"the text uses {{{field}}}, which is not a template field; use {allowed}")
-    return template.format_map(values)
+    allowed = ", ".join("{" + name + "}" for name in TEMPLATE_FIELDS)
+    try:
+        pieces = list(string.Formatter().parse(template))
+    except ValueError as error:  # a lone "{" or "}", an unclosed field
+        raise InvalidInput(
+            f"the text is not a valid template ({error}); use {allowed}, and write {{{{ or }}}} for a brace"
+        ) from None
+    out: list[str] = []
+    for literal, field, spec, conversion in pieces:
+        out.append(literal)
+        if field is None:
+            continue
+        if field not in values:
+            shown = field if len(field) <= 40 else field[:37] + "..."
+            raise InvalidInput(f"the text uses {{{shown}}}, which is not a template field; use {allowed}")
+        if conversion or spec:
+            extra = f"!{conversion}" if conversion else f":{(spec or '')[:20]}"
+            raise InvalidInput(f"the text uses {{{field}{extra}}}: template fields take no format; write {{{field}}}")
+        out.append(values[field])
+    return "".join(out)
 
 
 def add_campaign(
