@@ -58,12 +58,43 @@ def role_rank(role: str) -> int:
 
 
 def _show(value: Any) -> str:
-    """A value as it would be written in the policy file (JSON and TOML agree on these), shortened."""
+    """A value as it would be written in the policy file (JSON and TOML agree on these), shortened;
+    a character that cannot be printed (a lone surrogate) is shown escaped."""
     try:
         shown = json.dumps(value, ensure_ascii=False, default=str)
-    except ValueError:  # a circular structure; cannot come from TOML or JSON
+    except (ValueError, RecursionError):  # circular or too deep; a parsed file is neither (_MAX_NESTING)
         shown = repr(value)
+    shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
     return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+_MAX_NESTING = 8  # a policy is a table of lists of tables of lists: 4 levels
+_MAX_NAME = 200
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _plain(value: str, what: str) -> str:
+    """``value`` if it is a name that can be stored and printed: Unicode text (a JSON escape such as
+    \\ud800 gives a lone surrogate, which no file, database or terminal takes), of a sensible length."""
+    bad = _SURROGATE.search(value)
+    if bad is not None:
+        raise _field_error(value, f"{what} holds a lone surrogate (not Unicode text) at position {bad.start() + 1}")
+    if len(value) > _MAX_NAME:
+        raise _field_error(value, f"{what} is {len(value)} characters; keep it under {_MAX_NAME}")
+    return value
+
+
+def _nesting(data: Any) -> int:
+    """How deep lists and tables are nested in ``data`` (iteratively: a hostile file may be very deep)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > _MAX_NESTING:
+                return deepest
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -90,7 +121,7 @@ def _names(value: Any, field: str, *, star: bool) -> Any:
     for item in value:
         if not isinstance(item, str) or not item.strip():
             raise _field_error(value, f"{_show(item)} is not a name: each item must be non-empty text in quotes")
-        name = item.strip()
+        name = _plain(item.strip(), "a name")
         if name == "*":
             hint = f'; write {field} = "*" (without brackets) for any' if star else ""
             raise _field_error(value, f'"*" cannot be used as a name{hint}')
@@ -100,12 +131,18 @@ def _names(value: Any, field: str, *, star: bool) -> Any:
     return cleaned
 
 
-def _number(value: Any, *, at_least: float, meaning: str) -> Any:
+def _number(value: Any, *, at_least: float, at_most: float, meaning: str) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         raise _field_error(value, f"must be a finite number; {meaning}")
     if isinstance(value, int | float) and not isinstance(value, bool) and value < at_least:
         raise _field_error(value, f"must be {at_least:g} or more; {meaning}")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > at_most:
+        limit = f"{int(at_most):,}" if float(at_most).is_integer() else f"{at_most:g}"
+        raise _field_error(value, f"must be {limit} or less; {meaning}")
     return value
+
+
+_HOURS = 366 * 24  # deadlines and warnings: at most a year (longer ones overflowed date arithmetic)
 
 
 class Rule(BaseModel):
@@ -126,7 +163,7 @@ class Rule(BaseModel):
     def _name(cls, value: str) -> str:
         if not value.strip():
             raise _field_error(value, "the name is empty; give every rule a short name people will recognise")
-        return value.strip()
+        return _plain(value.strip(), "the name")
 
     @field_validator("importance", "format", mode="before")
     @classmethod
@@ -155,12 +192,15 @@ class Rule(BaseModel):
     @field_validator("required", mode="after")
     @classmethod
     def _required(cls, value: int) -> int:
-        return int(_number(value, at_least=0, meaning="it is how many people must sign, 0 for no sign-off"))
+        return int(
+            _number(value, at_least=0, at_most=100, meaning="it is how many people must sign, 0 for no sign-off")
+        )
 
     @field_validator("deadline_hours", mode="after")
     @classmethod
     def _deadline(cls, value: float) -> float:
-        return float(_number(value, at_least=0, meaning="it is how many hours before publication the sign-off is due"))
+        meaning = "it is how many hours before publication the sign-off is due"
+        return float(_number(value, at_least=0, at_most=_HOURS, meaning=meaning))
 
     @model_validator(mode="after")
     def _signers(self) -> Rule:
@@ -248,12 +288,13 @@ class Policy(BaseModel):
     @classmethod
     def _trivial(cls, value: int) -> int:
         meaning = "an edit changing at most this many characters keeps the sign-off, 0 = every edit needs a new one"
-        return int(_number(value, at_least=0, meaning=meaning))
+        return int(_number(value, at_least=0, at_most=1_000_000, meaning=meaning))
 
     @field_validator("deadline_warning_hours", mode="after")
     @classmethod
     def _warning(cls, value: float) -> float:
-        return float(_number(value, at_least=0, meaning="it is how long before a sign-off deadline to warn"))
+        meaning = "it is how long before a sign-off deadline to warn"
+        return float(_number(value, at_least=0, at_most=_HOURS, meaning=meaning))
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
@@ -372,9 +413,13 @@ def parse_policy(text: str, *, source: str = "policy") -> Policy:
             data = json.loads(text.lstrip("\ufeff"))
         except json.JSONDecodeError as bad:
             raise InvalidInput(f"{source}: line {bad.lineno}, column {bad.colno}: not valid JSON: {bad.msg}") from None
+        except RecursionError:
+            raise InvalidInput(f"{source}: nested too deeply to be a policy") from None
         return _validate(data, source=source, toml=False)
     try:
         data = tomllib.loads(text.lstrip("\ufeff"))
+    except RecursionError:
+        raise InvalidInput(f"{source}: nested too deeply to be a policy") from None
     except tomllib.TOMLDecodeError as bad:
         found = _TOML_POSITION.match(str(bad))
         if found is None:
@@ -389,6 +434,8 @@ def policy_from_document(document: dict[str, Any]) -> Policy:
 
 
 def _validate(data: Any, *, source: str, toml: bool) -> Policy:
+    if _nesting(data) > _MAX_NESTING:
+        raise InvalidInput(f"{source}: nested more than {_MAX_NESTING} levels deep; a policy needs 4 at most")
     if not isinstance(data, dict):
         raise InvalidInput(f"{source}: a policy must be a table (a JSON object), not {_show(data)}")
     data = dict(data)
