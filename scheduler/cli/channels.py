@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import webbrowser
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +10,7 @@ import typer
 
 from adapters import adapter_class, check_channel, oauth
 from scheduler import editorial, posts
+from scheduler.cli._files import json_object
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
 from scheduler.credentials import shown_options
@@ -32,17 +32,7 @@ def _options(pairs: list[str]) -> dict[str, Any]:
 
 
 def _credentials(path: Path | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InvalidInput(f"credentials file {path} does not exist") from None
-    except ValueError as exc:
-        raise InvalidInput(f"credentials file {path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput(f"credentials file {path} must hold a JSON object")
-    return data
+    return None if path is None else json_object(path, "credentials file")
 
 
 @app.command("add")
