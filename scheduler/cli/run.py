@@ -71,15 +71,31 @@ def up(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> Non
         "crosspost up: database %s, outbox %s", runtime.settings.masked()["database_url"], runtime.settings.outbox
     )
     if runtime.settings.media_listen:
-        from scheduler.media_server import serve
-
-        serve(runtime.settings.media_store, runtime.settings.media_listen)
+        _serve_media(runtime.settings)
         logging.getLogger("crosspost").info(
             "serving the media store on %s (public as %s)",
             runtime.settings.media_listen,
             runtime.settings.public_base_url,
         )
     run_embedded(runtime, _stop_on_signals())
+
+
+def _serve_media(settings: Settings) -> None:
+    """Start the media server, or say in one line why it cannot listen (a port taken, a bad address)."""
+    from scheduler.media_server import serve
+
+    listen = settings.media_listen or ""
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigurationError(f"CROSSPOST_MEDIA_LISTEN={listen!r}: give HOST:PORT with a port from 1 to 65535")
+    try:
+        serve(settings.media_store, listen)
+    except OSError as error:  # the port is taken, the address is not this machine's, no permission
+        reason = error.strerror or str(error)
+        raise ConfigurationError(
+            f"cannot serve the media store on {host or '127.0.0.1'}:{port}: {reason}; "
+            "stop what uses it or set CROSSPOST_MEDIA_LISTEN to another address"
+        ) from None
 
 
 def _require_broker() -> Settings:
