@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from media import renditions as rendering
 from media.files import file_sha256
 from media.specs import SPECS
+from scheduler.content import MediaItem
 from scheduler.errors import InvalidInput, InvalidMedia
 from scheduler.settings import Settings
 from scheduler.states import PublicationState
@@ -152,29 +153,10 @@ def render(db: Database, publication_id: int, *, settings: Settings, clock: Call
                 .order_by(PostMedia.position)
             )
         )
-    options = row.options or {}
-    mode = str(options.get("framing", "crop"))
-    # YouTube: a vertical clip becomes a 9:16 Short unless the channel says shorts=false
-    shorts = str(options.get("shorts", "true")).lower() not in ("false", "0", "no")
     made: list[dict[str, object]] = []
     try:
         with _renewing(db, publication_id, settings, clock):
-            for item in media:
-                for rendition in rendering.adapt(
-                    settings.media_store / item.path,
-                    row.platform,
-                    settings.media_store / RENDITION_DIR,
-                    mode=mode,
-                    shorts=shorts,
-                ):
-                    if rendition.kind == "cover":
-                        continue  # kept for previews; platforms take the video and, on YouTube, a thumbnail
-                    if rendition.problems:  # never sent as it is: the platform would refuse it, or worse
-                        raise InvalidMedia(
-                            f"{item.original_name}: its {rendition.kind} for {SPECS[row.platform].label} breaks "
-                            f"the platform's rules: {'; '.join(rendition.problems)}"
-                        )
-                    made.append(_row(rendition, item, publication_id, len(made), settings, clock()))
+            made = _make(media, row.platform, row.options or {}, publication_id, settings, clock())
     except Exception as exc:
         if isinstance(exc, InvalidInput):
             reason = f"media for {row.name}: {exc}"
@@ -190,10 +172,6 @@ def render(db: Database, publication_id: int, *, settings: Settings, clock: Call
             for waiting in rows:
                 _hold(session, waiting, reason, now=clock())
         return False
-    order = {"video": 0, "image": 1, "thumbnail": 2}  # the upload first, its thumbnail last
-    made.sort(key=lambda entry: (order.get(str(entry["kind"]), 3), int(str(entry["position"]))))
-    for position, entry in enumerate(made):
-        entry["position"] = position
     with db.transaction() as session:
         session.execute(delete(Rendition).where(Rendition.publication_id == publication_id))
         if made:
@@ -204,6 +182,79 @@ def render(db: Database, publication_id: int, *, settings: Settings, clock: Call
             .values(media_ready=True, updated_at=clock())
         )
     return True
+
+
+def _make(
+    media: list[PostMedia],
+    platform: str,
+    options: dict[str, object],
+    publication_id: int,
+    settings: Settings,
+    now: datetime,
+) -> list[dict[str, object]]:
+    """The renditions of ``media`` for one channel, as rendition rows in the order they are sent;
+    InvalidMedia when one breaks the platform's rules."""
+    mode = str(options.get("framing", "crop"))
+    # YouTube: a vertical clip becomes a 9:16 Short unless the channel says shorts=false
+    shorts = str(options.get("shorts", "true")).lower() not in ("false", "0", "no")
+    made: list[dict[str, object]] = []
+    for item in media:
+        for rendition in rendering.adapt(
+            settings.media_store / item.path,
+            platform,
+            settings.media_store / RENDITION_DIR,
+            mode=mode,
+            shorts=shorts,
+        ):
+            if rendition.kind == "cover":
+                continue  # kept for previews; platforms take the video and, on YouTube, a thumbnail
+            if rendition.problems:  # never sent as it is: the platform would refuse it, or worse
+                raise InvalidMedia(
+                    f"{item.original_name}: its {rendition.kind} for {SPECS[platform].label} breaks "
+                    f"the platform's rules: {'; '.join(rendition.problems)}"
+                )
+            made.append(_row(rendition, item, publication_id, len(made), settings, now))
+    order = {"video": 0, "image": 1, "thumbnail": 2}  # the upload first, its thumbnail last
+    made.sort(key=lambda entry: (order.get(str(entry["kind"]), 3), int(str(entry["position"]))))
+    for position, entry in enumerate(made):
+        entry["position"] = position
+    return made
+
+
+def preview_renditions(
+    db: Database, publication_id: int, *, settings: Settings, clock: Callable[[], datetime]
+) -> tuple[MediaItem, ...]:
+    """The renditions a publication will be sent, made now (content-addressed: the pipeline's
+    render finds the same files) without recording anything: for a preview before sign-off."""
+    with db.transaction() as session:
+        row = session.execute(
+            select(Channel.platform, Channel.options)
+            .join(Publication, Publication.channel_id == Channel.id)
+            .where(Publication.id == publication_id)
+        ).one()
+        media = list(
+            session.scalars(
+                select(PostMedia)
+                .join(Publication, Publication.post_id == PostMedia.post_id)
+                .where(Publication.id == publication_id)
+                .order_by(PostMedia.position)
+            )
+        )
+    made = _make(media, row.platform, row.options or {}, publication_id, settings, clock())
+    return tuple(
+        MediaItem(
+            path=settings.media_store / str(entry["path"]),
+            original_name=str(entry["original_name"]),
+            kind=str(entry["kind"]),
+            mime=str(entry["mime"]),
+            bytes=int(str(entry["bytes"])),
+            sha256=str(entry["sha256"]),
+            width=None if entry["width"] is None else int(str(entry["width"])),
+            height=None if entry["height"] is None else int(str(entry["height"])),
+            alt_text=None if entry["alt_text"] is None else str(entry["alt_text"]),
+        )
+        for entry in made
+    )
 
 
 @contextmanager

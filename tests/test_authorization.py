@@ -148,6 +148,7 @@ NOT_SCOPED: dict[str, str] = {
             "user list",
             "org list",
             "report",
+            "post preview",
         ],
         "reads or checks only; on the server's CLI that is the operator's (the API scopes reads)",
     ),

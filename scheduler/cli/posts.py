@@ -126,10 +126,19 @@ def _report_new(runtime: Runtime, post_id: int, *, as_json: bool, prefix: str = 
         print_json({**view, "review": review["review"]})
         return
     print(f"{prefix}post {post_id} {_NEW.get(review['review'], review['review'])}")
+    _print_summaries(runtime, post_id)
     if review["review"] != editorial.APPROVED:
         for channel, need in review["needs"].items():
             print(f"  {channel}: {need}")
     print_table(_HEADERS, _publication_rows(view))
+
+
+def _print_summaries(runtime: Runtime, post_id: int) -> None:
+    """One line per channel: the text as the platform counts it against its limit, the thread, media."""
+    from scheduler.preview import post_summaries
+
+    for summary in post_summaries(runtime.db, post_id, runtime.settings):
+        print(f"  {summary.line()}")
 
 
 def _download_folder(settings: Settings) -> Path:
@@ -216,9 +225,47 @@ def edit(
     )
     review = editorial.review_view(runtime.db, post_id)["review"]
     print(f"post {post_id} is now version {version} ({review.replace('_', ' ')})")
+    _print_summaries(runtime, post_id)
     if at is not None:
         for warning in editorial.deadline_warnings(runtime.db, post_id, now=runtime.clock()):
             print(f"warning: {warning}", file=sys.stderr)
+
+
+@app.command("preview")
+def preview(
+    post_id: PostId,
+    channel: Annotated[list[str] | None, typer.Option("--channel", "-c", help="Only this channel (repeatable)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write (default: DATA_DIR/preview/post-ID)")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write exactly what each channel would receive (the dry-run outbox's files: request body, text
+    as counted and escaped, the thread split, each rendition) and an HTML contact sheet; publishes
+    nothing and changes no publication."""
+    from scheduler import media_prep
+    from scheduler.preview import as_json as previews_json
+    from scheduler.preview import contact_sheet, write_preview
+
+    runtime = build_runtime()
+    folder = out or runtime.settings.data_dir / "preview" / f"post-{post_id}"
+    made = write_preview(
+        runtime.db,
+        post_id,
+        runtime.settings,
+        runtime.adapters,
+        folder,
+        channels=channel or [],
+        renditions=lambda publication_id: media_prep.preview_renditions(
+            runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock
+        ),
+    )
+    sheet = contact_sheet(post_id, made, folder)
+    if as_json:
+        print(previews_json(made))
+        return
+    for item in made:
+        parts = f", {len(item.parts)} parts" if len(item.parts) > 1 else ""
+        print(f"{item.channel} ({item.state}): {item.folder}{parts}, {len(item.media)} media")
+    print(f"contact sheet: {sheet}")
 
 
 @app.command("cancel")
