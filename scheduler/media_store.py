@@ -26,7 +26,7 @@ from media.images import read_image
 from media.video import verify as verify_video
 from scheduler.content import MediaItem
 from scheduler.errors import InvalidMedia
-from scheduler.store import Database, PostMedia
+from scheduler.store import CampaignMedia, Database, PostMedia
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class StoredMedia:
 
     @classmethod
     def from_row(cls, row: Any) -> StoredMedia:
-        """From anything with these attributes: a ``PostMedia`` row, or a query row."""
+        """From anything with these attributes: a ``PostMedia`` or ``CampaignMedia`` row, or a query row."""
         return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
 
     def as_item(self, store: Path) -> MediaItem:
@@ -147,16 +147,18 @@ def storing(db: Database, files: Sequence[tuple[Path, StoredMedia]], store: Path
 
 
 def discard(db: Database, paths: Sequence[str], store: Path) -> None:
-    """Remove files ``keep`` added for a post that was then not stored, unless a post uses them
-    (another post with the same file may have been stored meanwhile: the store is by content)."""
+    """Remove files ``keep`` added for a post (or campaign) that was then not stored, unless a post
+    or a campaign uses them (one with the same file may have been stored meanwhile: the store is
+    by content)."""
     if not paths:
         return
     with db.transaction() as session:
         if session.get_bind().dialect.name == "postgresql":
-            # a post being stored with the same file commits first, or waits until it is gone
-            # (and then copies it again: posts.create_post calls keep inside its transaction)
-            session.execute(text("LOCK TABLE post_media IN SHARE MODE"))
+            # a post or campaign being stored with the same file commits first, or waits until it is
+            # gone (and then copies it again: both call keep again inside their transaction)
+            session.execute(text("LOCK TABLE post_media, campaign_media IN SHARE MODE"))
         used = set(session.scalars(select(PostMedia.path).where(PostMedia.path.in_(paths))))
+        used |= set(session.scalars(select(CampaignMedia.path).where(CampaignMedia.path.in_(paths))))
         for path in paths:
             if path not in used:
                 (store / path).unlink(missing_ok=True)

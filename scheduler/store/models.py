@@ -371,6 +371,30 @@ class Campaign(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
 
+    # attached once, in the media store; each year's post takes them and renders them per channel
+    media: Mapped[list[CampaignMedia]] = relationship(
+        order_by="CampaignMedia.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class CampaignMedia(Base):
+    """A file of a campaign, as ``PostMedia`` is of a post: the same content-addressed store."""
+
+    __tablename__ = "campaign_media"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)  # inside the content-addressed media store
+    original_name: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))  # image | video
+    mime: Mapped[str] = mapped_column(String(100))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    alt_text: Mapped[str | None] = mapped_column(Text)
+
 
 class CampaignPost(Base):
     """The post a campaign made for one year (or why it could not): made once, never twice."""
