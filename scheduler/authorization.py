@@ -36,6 +36,7 @@ class Action(StrEnum):
     RESUME = "resume publishing"
     IMPORT_CALENDAR = "import observances"
     ADD_CAMPAIGN = "add a campaign"
+    EDIT_CAMPAIGN = "edit a campaign"
     REMOVE_CAMPAIGN = "remove a campaign"
     CREATE_POST = "create posts"
     EDIT_POST = "edit, cancel or retry posts"
@@ -61,6 +62,7 @@ MINIMUM_ROLE: dict[Action, str] = {
     Action.RESUME: "admin",
     Action.IMPORT_CALENDAR: "admin",
     Action.ADD_CAMPAIGN: "contributor",  # its posts go through sign-off like any other
+    Action.EDIT_CAMPAIGN: "editor",  # its author may always, as a contributor (ADD_CAMPAIGN)
     Action.REMOVE_CAMPAIGN: "editor",
     Action.CREATE_POST: "contributor",
     Action.EDIT_POST: "editor",  # the author may always, see require_editor_of

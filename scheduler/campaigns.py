@@ -14,17 +14,23 @@ import datetime as dt
 import re
 import string
 from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from scheduler import editorial, ics, posts
+from media.specs import SPECS
+from media.video import inspect as inspect_video
+from scheduler import editorial, ics, media_store, posts, timetable
 from scheduler.authorization import Action, authorize
 from scheduler.content import Content
-from scheduler.errors import CrosspostError, InvalidInput, NotFound, Refused
+from scheduler.errors import ContentRejected, CrosspostError, InvalidInput, NotFound, Refused
+from scheduler.media_store import StoredMedia
 from scheduler.observances import Observance, Occurrence, builtin, find, observances_from, occurrences
 from scheduler.settings import Settings
-from scheduler.store import Campaign, CampaignPost, Channel, CustomObservance, Database
+from scheduler.store import Campaign, CampaignMedia, CampaignPost, Channel, CustomObservance, Database
 from scheduler.transitions import record_event
 from scheduler.when import get_zone, resolve_wall_time
 
@@ -177,36 +183,48 @@ def add_campaign(
     link: str | None = None,
     importance: str = "routine",
     audience_zones: Sequence[str] = DEFAULT_AUDIENCE,
+    media: Sequence[posts.MediaInput] = (),
     org: str | None = None,
     actor: str | None = None,
 ) -> tuple[int, list[str]]:
-    """Attach content to an observance; returns the campaign id and the warnings for its next date."""
+    """Attach content to an observance; returns the campaign id and the warnings for its next date.
+
+    ``media`` is checked as ``post create`` checks it, stored once in the media store (nothing is
+    kept when the campaign is refused), and given to each year's post."""
     observance = find(all_observances(db), observance_id)
     get_zone(zone)
     for audience in audience_zones:
         get_zone(audience)
-    if not 0 <= lead_days <= 365:
-        raise InvalidInput(f"lead days {lead_days}: give 0 to 365")
+    _check_lead_days(lead_days)
     upcoming = _next(observance, now, year)
     if upcoming is None:
         raise InvalidInput(f"{observance.name} has no date {'in ' + str(year) if year else 'in the next two years'}")
     instant = publish_instant(upcoming, publish_time, zone)
     render(text, upcoming)  # a bad template is refused now, not on the day
     warnings = date_warnings(upcoming, instant, audience_zones)
-    with db.transaction() as session:
+    checked = _check_media(media, settings)
+    # the files are copied before the write transaction, and removed again if the campaign is refused
+    with media_store.storing(db, checked, settings.media_store) as still_stored, db.transaction() as session:
         targets = posts.channels_named(session, channels)
         owner = editorial.org_named(session, org) if org else None
         authorize(session, actor, Action.ADD_CAMPAIGN, [owner.id if owner else None] + [c.org_id for c in targets])
-        # what the yearly sweep's post would be refused for is refused now: who may post where,
-        # the importance under the policy, and the content on each channel, for the next dates
-        post_org = editorial.resolve_author_org(session, actor=actor, org=org, channels=targets, submit_to=None)
-        editorial.check_kind(session, targets, post_org, importance, "awareness_day")
-        for occurrence in _upcoming(observance, upcoming, year):
-            content = Content(text=render(text, occurrence), title=title, link=link)
-            try:
-                posts.check_fits(content, targets)
-            except InvalidInput as refused:
-                raise InvalidInput(f"on {occurrence.start.isoformat()}: {refused}") from None
+        _check_as_its_posts(
+            session,
+            settings,
+            observance=observance,
+            first=upcoming,
+            year=year,
+            targets=targets,
+            text=text,
+            title=title,
+            link=link,
+            media=checked,
+            publish_time=publish_time,
+            zone=zone,
+            importance=importance,
+            author=actor,
+            org=org,
+        )
         campaign = Campaign(
             observance_id=observance.id,
             org_id=owner.id if owner else None,
@@ -224,17 +242,226 @@ def add_campaign(
             active=True,
             created_at=now,
         )
+        campaign.media = [CampaignMedia(position=i, **asdict(item)) for i, (_, item) in enumerate(checked)]
         session.add(campaign)
         session.flush()
+        still_stored()  # a refused post or campaign with the same file may have just removed the copy
         record_event(
             session,
             "campaign.added",
             now=now,
             actor=actor,
             message=f"{observance.name}: {', '.join(channels)} at {publish_time} {zone}",
-            data={"campaign": campaign.id, "warnings": warnings},
+            data={"campaign": campaign.id, "warnings": warnings, "media": [item.path for _, item in checked]},
         )
         return campaign.id, warnings
+
+
+def edit_campaign(
+    db: Database,
+    settings: Settings,
+    campaign_id: int,
+    *,
+    now: dt.datetime,
+    actor: str | None = None,
+    text: str | None = None,
+    title: str | None = None,
+    link: str | None = None,
+    channels: Sequence[str] | None = None,
+    publish_time: str | None = None,
+    zone: str | None = None,
+    lead_days: int | None = None,
+    importance: str | None = None,
+    media: Sequence[posts.MediaInput] | None = None,
+) -> list[str]:
+    """Change a campaign's content or schedule for the years still to come; returns the warnings for
+    its next date. ``None`` keeps a value; an empty ``title`` or ``link`` removes it, and ``media``
+    replaces the files (``[]``: none). The result is checked as ``add_campaign`` checks a new one,
+    for the next occurrences: a change their posts would fail on is refused, and nothing changes.
+    Posts already made stay as they are (edit them like any post)."""
+    changes = {
+        name: value
+        for name, value in (
+            ("text", text),
+            ("title", title),
+            ("link", link),
+            ("channels", channels),
+            ("publish_time", publish_time),
+            ("zone", zone),
+            ("lead_days", lead_days),
+            ("importance", importance),
+            ("media", media),
+        )
+        if value is not None
+    }
+    if not changes:
+        raise InvalidInput(
+            "nothing to change: give --text, --title, --link, --channel, --at, --tz, --lead-days, "
+            "--importance, --media or --no-media"
+        )
+    with db.transaction() as session:
+        current = _active(session, campaign_id)
+        before = _view(current)
+        kept = [StoredMedia.from_row(row) for row in current.media]
+    observance = find(all_observances(db), before["observance"])
+    after: dict[str, Any] = {
+        "text": before["text"] if text is None else text,
+        "title": before["title"] if title is None else (title or None),
+        "link": before["link"] if link is None else (link or None),
+        "channels": list(before["channels"] if channels is None else dict.fromkeys(channels)),
+        "publish_time": before["publish_time"] if publish_time is None else publish_time,
+        "zone": before["zone"] if zone is None else zone,
+        "lead_days": before["lead_days"] if lead_days is None else lead_days,
+        "importance": before["importance"] if importance is None else importance,
+    }
+    get_zone(after["zone"])
+    _check_lead_days(after["lead_days"])
+    upcoming = _next(observance, now, before["year"])
+    if upcoming is None:
+        year = before["year"]
+        raise InvalidInput(f"{observance.name} has no date {'in ' + str(year) if year else 'in the next two years'}")
+    instant = publish_instant(upcoming, after["publish_time"], after["zone"])
+    render(after["text"], upcoming)
+    warnings = date_warnings(upcoming, instant, before["audience_zones"])
+    if media is None:
+        checked = [(settings.media_store / item.path, item) for item in kept]
+        new_files: list[tuple[Path, StoredMedia]] = []
+    else:
+        checked = new_files = _check_media(media, settings)
+    with media_store.storing(db, new_files, settings.media_store) as still_stored, db.transaction() as session:
+        campaign = _active(session, campaign_id)
+        if _view(campaign) != before:
+            raise InvalidInput(f"campaign {campaign_id} was changed meanwhile; look at it again (campaign show)")
+        targets = posts.channels_named(session, after["channels"])
+        owners = {campaign.org_id}
+        owners |= set(session.scalars(select(Channel.org_id).where(Channel.name.in_(before["channels"]))))
+        owners |= {channel.org_id for channel in targets}
+        subject = f"campaign {campaign_id}"
+        if actor is not None and actor == campaign.created_by:  # its author, as when adding it
+            authorize(session, actor, Action.ADD_CAMPAIGN, owners, subject=subject)
+        else:
+            authorize(session, actor, Action.EDIT_CAMPAIGN, owners, subject=subject, or_also="its author")
+        # its posts are made as its author, in its organisation: checked as they will be
+        org = editorial.org_named_by_id(session, campaign.org_id) if campaign.org_id is not None else None
+        _check_as_its_posts(
+            session,
+            settings,
+            observance=observance,
+            first=upcoming,
+            year=before["year"],
+            targets=targets,
+            text=after["text"],
+            title=after["title"],
+            link=after["link"],
+            media=checked,
+            publish_time=after["publish_time"],
+            zone=after["zone"],
+            importance=after["importance"],
+            author=campaign.created_by,
+            org=org,
+        )
+        for name, value in after.items():
+            setattr(campaign, name, value)
+        if media is not None:
+            campaign.media = [CampaignMedia(position=i, **asdict(item)) for i, (_, item) in enumerate(checked)]
+        session.flush()
+        still_stored()
+        record_event(
+            session,
+            "campaign.edited",
+            now=now,
+            actor=actor,
+            message=f"campaign {campaign_id}: {', '.join(changes)}",
+            data={"campaign": campaign_id, "changed": sorted(changes), "warnings": warnings},
+        )
+    return warnings
+
+
+def _active(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or not campaign.active:
+        raise NotFound(f"no active campaign with id {campaign_id}")
+    return campaign
+
+
+def _check_lead_days(lead_days: int) -> None:
+    if not 0 <= lead_days <= 365:
+        raise InvalidInput(f"lead days {lead_days}: give 0 to 365")
+
+
+def _check_media(media: Sequence[posts.MediaInput], settings: Settings) -> list[tuple[Path, StoredMedia]]:
+    """Every check ``post create`` makes of a file (decoded, limits), before anything is stored."""
+    return [
+        (
+            item.path,
+            media_store.check(item.path, max_bytes=settings.max_media_bytes, alt_text=item.alt_text, name=item.name),
+        )
+        for item in media
+    ]
+
+
+def _check_as_its_posts(
+    session: Session,
+    settings: Settings,
+    *,
+    observance: Observance,
+    first: Occurrence,
+    year: int | None,
+    targets: Sequence[Channel],
+    text: str,
+    title: str | None,
+    link: str | None,
+    media: Sequence[tuple[Path, StoredMedia]],
+    publish_time: str,
+    zone: str,
+    importance: str,
+    author: str | None,
+    org: str | None,
+) -> None:
+    """What the yearly sweep's post would be refused for, or held for at rendering, refused now:
+    who may post where, the importance under the policy, the media each channel takes (a video
+    too long for one), and, for each of the next dates, the text, title, media count and time
+    on each channel (a blackout)."""
+    post_org = editorial.resolve_author_org(session, actor=author, org=org, channels=targets, submit_to=None)
+    editorial.check_kind(session, targets, post_org, importance, "awareness_day")
+    _check_durations(media, targets)
+    items = tuple(item.as_item(settings.media_store) for _, item in media)
+    for occurrence in _upcoming(observance, first, year):
+        try:
+            rendered = render(text, occurrence)
+            if not rendered.strip() and not items:
+                raise ContentRejected("the post is empty: give --text, --media or both")
+            posts.check_fits(Content(text=rendered, title=title, link=link, media=items), targets)
+            timetable.check_open(session, targets, publish_instant(occurrence, publish_time, zone))
+        except InvalidInput as refused:
+            raise type(refused)(f"on {occurrence.start.isoformat()}: {refused}") from None
+
+
+def _check_durations(media: Sequence[tuple[Path, StoredMedia]], targets: Sequence[Channel]) -> None:
+    """A clip longer (or shorter) than a channel takes is held at rendering (nothing is trimmed
+    unasked): refused at once instead, naming the channel and its limit."""
+    problems = []
+    for path, item in media:
+        if item.kind != "video":
+            continue
+        seconds = inspect_video(path).duration
+        for channel in targets:
+            spec = SPECS[channel.platform]
+            if spec.video is None:
+                continue
+            low, high = spec.video.duration
+            if seconds > high:
+                problems.append(
+                    f"{channel.name} ({spec.label}): {item.original_name} is {seconds:.1f} s, "
+                    f"{spec.label} takes at most {high:g} s"
+                )
+            elif seconds < low:
+                problems.append(
+                    f"{channel.name} ({spec.label}): {item.original_name} is {seconds:.1f} s, "
+                    f"{spec.label} needs at least {low:g} s"
+                )
+    if problems:
+        raise ContentRejected("the media does not fit " + " | ".join(problems))
 
 
 def _upcoming(observance: Observance, first: Occurrence, year: int | None) -> list[Occurrence]:
@@ -286,6 +513,13 @@ def _view(campaign: Campaign) -> dict[str, Any]:
         "zone": campaign.zone,
         "lead_days": campaign.lead_days,
         "audience_zones": campaign.audience_zones,
+        "title": campaign.title,
+        "link": campaign.link,
+        "importance": campaign.importance,
+        "media": [
+            {"name": m.original_name, "kind": m.kind, "mime": m.mime, "bytes": m.bytes, "alt_text": m.alt_text}
+            for m in campaign.media
+        ],
         "created_by": campaign.created_by,
         "active": campaign.active,
     }
@@ -317,7 +551,7 @@ def sweep(db: Database, settings: Settings, *, now: dt.datetime) -> list[int]:
     a (campaign, year) gets one post, whoever gets there first."""
     with db.transaction() as session:
         campaigns = [
-            (c.id, _view(c), c.title, c.link, c.importance, c.org_id)
+            (c.id, _view(c), [StoredMedia.from_row(m) for m in c.media], c.org_id)
             for c in session.scalars(select(Campaign).where(Campaign.active.is_(True)))
         ]
         done = {
@@ -327,7 +561,7 @@ def sweep(db: Database, settings: Settings, *, now: dt.datetime) -> list[int]:
         return []
     every = all_observances(db)
     created = []
-    for campaign_id, view, title, link, importance, org_id in campaigns:
+    for campaign_id, view, media, org_id in campaigns:
         observance = find(every, view["observance"])
         horizon = now.date() + dt.timedelta(days=view["lead_days"] + 1)
         for occurrence in observance.occurrences(now.date(), horizon):
@@ -336,9 +570,7 @@ def sweep(db: Database, settings: Settings, *, now: dt.datetime) -> list[int]:
             instant = publish_instant(occurrence, view["publish_time"], view["zone"])
             if not instant - dt.timedelta(days=view["lead_days"]) <= now < instant:
                 continue
-            post_id = _draft(
-                db, settings, campaign_id, view, occurrence, instant, title, link, importance, org_id, now=now
-            )
+            post_id = _draft(db, settings, campaign_id, view, media, occurrence, instant, org_id, now=now)
             if post_id is not None:
                 created.append(post_id)
     return created
@@ -349,11 +581,9 @@ def _draft(
     settings: Settings,
     campaign_id: int,
     view: dict[str, Any],
+    media: Sequence[StoredMedia],
     occurrence: Occurrence,
     instant: dt.datetime,
-    title: str | None,
-    link: str | None,
-    importance: str,
     org_id: int | None,
     *,
     now: dt.datetime,
@@ -384,11 +614,13 @@ def _draft(
             channels=view["channels"],
             now=now,
             at=instant.isoformat(),
-            title=title,
-            link=link,
+            title=view["title"],
+            link=view["link"],
+            # the campaign's files, already in the store: checked again and rendered per channel
+            media=[posts.MediaInput(settings.media_store / m.path, m.alt_text, m.original_name) for m in media],
             actor=view["created_by"],
             org=org,
-            importance=importance,
+            importance=view["importance"],
             format="awareness_day",
             draft=manual,
         )

@@ -93,6 +93,11 @@ SCOPED: dict[str, tuple[str, Args]] = {
             "Today: {name}",
         ],
     ),
+    # the actor is not the campaign's author (who may always edit it, as a contributor)
+    "campaign edit": (
+        "editor",
+        lambda w, o: ["campaign", "edit", str(w.ids[f"campaign:{o}"]), "--text", "Edited: {name}"],
+    ),
     "campaign remove": ("editor", lambda w, o: ["campaign", "remove", str(w.ids[f"campaign:{o}"])]),
     "post create": ("contributor", lambda w, o: ["post", "create", "--text", "hello", "--channel", f"{o}-x", "--now"]),
     "post edit": ("editor", lambda w, o: ["post", "edit", str(w.ids[f"post:{o}"]), "--text", "edited"]),

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -14,12 +17,18 @@ from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
 from scheduler.cli._types import CampaignId, year_option
 from scheduler.errors import InvalidInput
-from scheduler.runtime import build_runtime
+from scheduler.posts import MediaInput
+from scheduler.runtime import Runtime, build_runtime
+from scheduler.settings import Settings
 
 calendar_app = typer.Typer(help="Awareness days: the built-in calendar and your own.", no_args_is_help=True)
 campaign_app = typer.Typer(help="Campaigns: posts on awareness days, every year.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
+MediaOption = Annotated[
+    list[str] | None, typer.Option(help="Image or video file or http(s) URL (repeatable), given to every year's post")
+]
+AltOption = Annotated[list[str] | None, typer.Option(help="Alt text for the media, in the same order")]
 
 
 def _range(year: int | None, start: str | None, end: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -155,35 +164,115 @@ def campaign_add(
     audience: Annotated[
         list[str] | None, typer.Option(help="Zones where the post must fall on the day (repeatable)")
     ] = None,
+    media: MediaOption = None,
+    alt: AltOption = None,
     org: Annotated[str | None, typer.Option(help="The organisation the posts belong to")] = None,
     as_user: AsUser = None,
 ) -> None:
     """Attach content to an observance; its post is created --lead-days ahead and goes through sign-off."""
     runtime = build_runtime()
-    campaign_id, warnings = campaigns.add_campaign(
-        runtime.db,
-        runtime.settings,
-        observance_id=observance,
-        channels=channel,
-        text=text,
-        year=year,
-        publish_time=at,
-        zone=tz,
-        lead_days=lead_days,
-        title=title,
-        link=link,
-        importance=importance,
-        audience_zones=audience or campaigns.DEFAULT_AUDIENCE,
-        org=org,
-        actor=actor(as_user),
-        now=runtime.clock(),
-    )
+    with _media_inputs(media, alt, runtime.settings) as files:
+        campaign_id, warnings = campaigns.add_campaign(
+            runtime.db,
+            runtime.settings,
+            observance_id=observance,
+            channels=channel,
+            text=text,
+            year=year,
+            publish_time=at,
+            zone=tz,
+            lead_days=lead_days,
+            title=title,
+            link=link,
+            importance=importance,
+            audience_zones=audience or campaigns.DEFAULT_AUDIENCE,
+            media=files or (),
+            org=org,
+            actor=actor(as_user),
+            now=runtime.clock(),
+        )
+    _report(runtime, campaign_id, warnings)
+
+
+@campaign_app.command("edit")
+def campaign_edit(
+    campaign_id: CampaignId,
+    channel: Annotated[
+        list[str] | None, typer.Option("--channel", "-c", help="The channels from now on (repeatable: all of them)")
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option(help="Template: {year} {yy} {ordinal} {edition} {name} {hashtags}")
+    ] = None,
+    at: Annotated[str | None, typer.Option(help="Publish time on the day, HH:MM")] = None,
+    tz: Annotated[str | None, typer.Option(help="IANA zone of --at")] = None,
+    lead_days: Annotated[
+        int | None, typer.Option(min=0, max=365, help="Create the post this many days ahead, for sign-off")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Title (YouTube, TikTok photo posts); '' removes it")] = None,
+    link: Annotated[str | None, typer.Option(help="A link to add to the post; '' removes it")] = None,
+    importance: Annotated[str | None, typer.Option(help="The posts' importance under the approval policy")] = None,
+    media: MediaOption = None,
+    alt: AltOption = None,
+    no_media: Annotated[bool, typer.Option("--no-media", help="Remove the campaign's media")] = False,
+    as_user: AsUser = None,
+) -> None:
+    """Change a campaign for the years to come, checked as its next posts will be (posts it made stay)."""
+    if no_media and media:
+        raise InvalidInput("give either --media or --no-media, not both")
+    runtime = build_runtime()
+    with _media_inputs(media, alt, runtime.settings) as files:
+        warnings = campaigns.edit_campaign(
+            runtime.db,
+            runtime.settings,
+            campaign_id,
+            text=text,
+            title=title,
+            link=link,
+            channels=channel,
+            publish_time=at,
+            zone=tz,
+            lead_days=lead_days,
+            importance=importance,
+            media=[] if no_media else files,
+            actor=actor(as_user),
+            now=runtime.clock(),
+        )
+    _report(runtime, campaign_id, warnings)
+
+
+@contextmanager
+def _media_inputs(
+    media: list[str] | None, alt: list[str] | None, settings: Settings
+) -> Iterator[list[MediaInput] | None]:
+    """``--media`` and ``--alt`` as ``post create`` reads them (URLs fetched with its limits, into a
+    folder removed when the command ends); None when no ``--media`` was given."""
+    files, alts = media or [], alt or []
+    if len(alts) > len(files):
+        raise InvalidInput(f"{len(alts)} --alt texts for {len(files)} --media files")
+    if not files:
+        yield None
+        return
+    from media.fetch import is_url
+    from scheduler.cli.posts import _download_folder, _local
+
+    downloads = _download_folder(settings) if any(is_url(item) for item in files) else None
+    try:
+        paths = [_local(item, settings, downloads) for item in files]
+        yield [MediaInput(path, alts[i] if i < len(alts) else None) for i, path in enumerate(paths)]
+    finally:
+        if downloads is not None:  # the store keeps its own content-addressed copy
+            shutil.rmtree(downloads, ignore_errors=True)
+
+
+def _report(runtime: Runtime, campaign_id: int, warnings: list[str]) -> None:
     view = campaigns.campaign_view(runtime.db, campaign_id, now=runtime.clock())
-    print(f"campaign {campaign_id}: {observance} on {', '.join(channel)}")
+    print(f"campaign {campaign_id}: {view['observance']} on {', '.join(view['channels'])}")
     if "next" in view:
         upcoming = view["next"]
         print(f"  next: {upcoming['date']}, published {upcoming['publish_at']}, drafted {upcoming['draft_on']}")
         print(f"  text: {upcoming['text']}")
+    for item in view["media"]:
+        print(f"  media: {item['name']} ({item['mime']}, {item['bytes']} bytes) alt={item['alt_text']!r}")
     for warning in warnings:
         print(f"  warning: {warning}")
 
@@ -226,6 +315,8 @@ def campaign_show(campaign_id: CampaignId, as_json: JsonFlag = False) -> None:
             print(f"  {key}: {view['next'][key]}")
         for warning in view["next"]["warnings"]:
             print(f"  warning: {warning}")
+    for item in view["media"]:
+        print(f"  media: {item['name']} ({item['mime']}, {item['bytes']} bytes) alt={item['alt_text']!r}")
     for made in view["posts"]:
         print(f"  {made['year']}: " + (f"post {made['post']}" if made["post"] else f"not made: {made['error']}"))
 
