@@ -1,24 +1,28 @@
-"""`crosspost demo`: a fresh embedded install, four dry-run channels, one post, published for real
-through the whole pipeline into the outbox, then a table of what happened."""
+"""`crosspost demo`: a fresh embedded install, an organisation with four dry-run channels, one post
+written by a contributor and signed off by an editor, published for real through the whole
+pipeline into the outbox, an awareness-day campaign for every year, then a table of what happened
+and the commands that look at the demo's data."""
 
 from __future__ import annotations
 
 import math
 import shutil
+import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from scheduler import posts
+from scheduler import campaigns, editorial, posts
 from scheduler.cli._output import print_table
 from scheduler.embedded import run_embedded
 from scheduler.runtime import build_runtime
 from scheduler.settings import Settings
 from scheduler.states import FINAL
 
+CAMPAIGN_DAY = "women-and-girls-in-science-day"
 CHANNELS = [("demo-x", "x"), ("demo-linkedin", "linkedin"), ("demo-tiktok", "tiktok"), ("demo-youtube", "youtube")]
 
 TEXT = (
@@ -56,12 +60,24 @@ def run_demo(directory: Path, *, timeout: float) -> int:
     )
     runtime = build_runtime(settings)
     now = runtime.clock()
+    # an organisation with its default policy: a contributor writes, an editor signs off
+    editorial.add_org(runtime.db, name="demo", display_name="Demo collaboration", now=now)
+    for user, role in (("ana", "contributor"), ("eve", "editor")):
+        editorial.add_user(runtime.db, name=user, now=now)
+        editorial.set_role(runtime.db, user=user, org="demo", role=role, now=now)
     for name, platform in CHANNELS:
         posts.add_channel(
-            runtime.db, settings, name=name, platform=platform, timezone="Europe/Zurich", dry_run=True, now=now
+            runtime.db,
+            settings,
+            name=name,
+            platform=platform,
+            timezone="Europe/Zurich",
+            dry_run=True,
+            org="demo",
+            now=now,
         )
     image = draw_sample_image(directory / "samples" / "event-display.png")
-    due = (now + timedelta(seconds=3)).replace(microsecond=0) + timedelta(seconds=1)
+    due = (now + timedelta(seconds=6)).replace(microsecond=0) + timedelta(seconds=1)  # room for the renditions
     post_id = posts.create_post(
         runtime.db,
         settings,
@@ -71,9 +87,27 @@ def run_demo(directory: Path, *, timeout: float) -> int:
         channels=[name for name, _ in CHANNELS],
         at=due.isoformat(),
         media=[posts.MediaInput(image, "Event display: coloured particle tracks fanning out from the collision point")],
+        actor="ana",
         now=now,
     )
-    print(f"demo: post {post_id} queued for {len(CHANNELS)} dry-run channels, due {due:%H:%M:%S} UTC")
+    print(f"demo: ana wrote post {post_id} for {len(CHANNELS)} dry-run channels, due {due:%H:%M:%S} UTC")
+    signed = editorial.approve(runtime.db, post_id, actor="eve", now=runtime.clock())
+    print(f"demo: eve (editor) signed it off for {', '.join(signed.signed)}; it is {signed.review}")
+    campaign_id, _ = campaigns.add_campaign(
+        runtime.db,
+        settings,
+        observance_id=CAMPAIGN_DAY,
+        channels=["demo-x", "demo-linkedin"],  # TikTok and YouTube take no text-only post
+        text="Today is the {ordinal} {name}. {hashtags}",
+        org="demo",
+        actor="ana",
+        now=now,
+    )
+    upcoming = campaigns.campaign_view(runtime.db, campaign_id, now=now)["next"]
+    print(
+        f"demo: campaign {campaign_id} posts on {upcoming['date']} every year ({CAMPAIGN_DAY}); "
+        f"its draft is written on {upcoming['draft_on'][:10]} for sign-off: {upcoming['text']!r}"
+    )
 
     stop = threading.Event()
     loop = threading.Thread(target=run_embedded, args=(runtime, stop), daemon=True)
@@ -102,4 +136,24 @@ def run_demo(directory: Path, *, timeout: float) -> int:
     print_table(["channel", "state", "late by", "outbox"], rows)
     published = sum(1 for p in view["publications"] if p["state"] == "published")
     print(f"{published} of {len(rows)} publications published; open the outbox folders to see what each channel gets")
+    _how_to_go_on(directory, post_id)
     return 0 if published == len(rows) else 1
+
+
+def _how_to_go_on(directory: Path, post_id: int) -> None:
+    """The demo's data stays: say where, and the commands that look at it."""
+    beside = Path(sys.executable).parent / "crosspost"  # the venv's own, when run from one
+    command = str(beside) if beside.exists() else "crosspost"
+    print()
+    print(f"The demo's data is in {directory.resolve()}. To look at it:")
+    print(f"  export CROSSPOST_DATA_DIR={directory.resolve()}")
+    for args in (
+        "post list",
+        f"post show {post_id}",
+        f"post signoffs --post {post_id}",
+        "campaign list",
+        "events",
+        "report",
+        "calendar list --year " + str(datetime.now(UTC).year + 1),
+    ):
+        print(f"  {command} {args}")

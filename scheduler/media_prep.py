@@ -36,7 +36,9 @@ from scheduler.transitions import record_event, transition
 
 log = logging.getLogger(__name__)
 S = PublicationState
-WAITING = (S.SCHEDULED.value, S.RETRY_WAIT.value)
+# Renditions are made while a post waits for its sign-off too: an approver's preview shows them, and
+# a post signed just before its due time is not late by a transcode.
+WAITING = (S.AWAITING_SIGNOFF.value, S.SCHEDULED.value, S.RETRY_WAIT.value)
 RENDITION_DIR = "renditions"
 # Requests in a row that ran out without renditions (each after ``render_lease``) before a person
 # is told: a render that is still working renews its request, so only lost ones count.

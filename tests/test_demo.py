@@ -25,6 +25,22 @@ def test_demo_publishes_to_four_dry_run_channels(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 of 4 publications published" in result.stdout
+    # a contributor's post, signed off by an editor under the default policy, and a yearly campaign
+    assert "eve (editor) signed it off for demo (base); it is approved" in result.stdout
+    assert "campaign 1 posts on " in result.stdout
+    assert "(women-and-girls-in-science-day)" in result.stdout
+    # where the data is, and the commands that look at it, with that data
+    data = (tmp_path / "var" / "demo").resolve()
+    assert f"export CROSSPOST_DATA_DIR={data}" in result.stdout
+    listed = subprocess.run(
+        [sys.executable, "-m", "scheduler.cli", "post", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env={**env, "CROSSPOST_DATA_DIR": str(data)},
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 1
     outbox = tmp_path / "var" / "demo" / "outbox"
     channels = sorted(path.name for path in outbox.iterdir())
     assert channels == ["demo-linkedin", "demo-tiktok", "demo-x", "demo-youtube"]
