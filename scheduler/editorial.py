@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from scheduler import languages
 from scheduler.authorization import Action, authorize
 from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
 from scheduler.policy import (
@@ -322,9 +323,10 @@ def needs_of(session: Session, post: Post) -> dict[int, Need]:
     for signoff in session.scalars(select(SignOff).where(SignOff.post_id == post.id).order_by(SignOff.id)):
         signed.setdefault((signoff.org, signoff.content_hash), []).append(signoff)
     needs = {}
-    blocked = _blocked(session, post)
+    withdrawn = _blocked(session, post)
     for publication in post.publications:
         content_hash, variant = content_of(publication)
+        blocked = withdrawn or language_hold(post, publication)
         org = orgs.get(publication.channel.org_id) if publication.channel.org_id else None
         if org is None:
             needs[publication.id] = Need(
@@ -345,6 +347,29 @@ def needs_of(session: Session, post: Post) -> dict[int, Need]:
                 need.signers.append(signoff.signer)
         needs[publication.id] = need
     return needs
+
+
+def language_hold(post: Post, publication: Publication) -> str | None:
+    """Why a channel with a language would get text in another one: its publication has no
+    variant in the channel's language, and the post's own language is not the channel's (a post
+    without --language is English), unless the post says its text may go out in any language.
+    A channel variant (post variant --channel) is written for that channel, so in its language."""
+    wanted = publication.channel.language
+    if wanted is None:
+        return None
+    variant = next((v for v in post.variants if v.id == publication.variant_id), None)
+    if variant is not None:
+        if variant.channel_id is not None or (variant.language and languages.matches(variant.language, wanted)):
+            return None
+    elif post.any_language or languages.matches(post.language or languages.DEFAULT, wanted):
+        return None
+    name = languages.describe(wanted)
+    base = languages.describe(post.language or languages.DEFAULT)
+    return (
+        f"{publication.channel.name} needs {_article(name.lower())} {name} variant: add one with "
+        f"crosspost post variant {post.id} --language {wanted} --text ... "
+        f"(or let the {base} text go out there: crosspost post edit {post.id} --any-language)"
+    )
 
 
 def _blocked(session: Session, post: Post) -> str | None:
@@ -380,6 +405,9 @@ def settle(session: Session, post: Post, *, now: datetime, actor: str | None) ->
             (late if need.deadline is not None and now > need.deadline else release).append(publication)
     if hold:
         reason = f"post is {post.review.replace('_', ' ')}" if held_back else "content changed: needs a new sign-off"
+        languages_missing = [need.blocked for p in hold if (need := needs[p.id]).blocked and not held_back]
+        if languages_missing:
+            reason = "; ".join(dict.fromkeys(b for b in languages_missing if b))
         moved = transition(
             session, hold, S.AWAITING_SIGNOFF, now=now, values={"dispatch_token": None}, message=reason, actor=actor
         )
@@ -655,6 +683,9 @@ def approve(db: Database, post_id: int, *, actor: str, now: datetime, note: str 
         signed, refusals = [], []
         done: set[tuple[str, str]] = set()
         for need in needs:
+            if need.blocked is not None:  # a withdrawn share, a missing language variant
+                refusals.append(need.blocked)
+                continue
             assert need.org is not None
             assert need.rule is not None
             key = (need.org.name, need.content_hash)
@@ -662,9 +693,7 @@ def approve(db: Database, post_id: int, *, actor: str, now: datetime, note: str 
                 continue
             role = roles.get(need.org.id)
             policy = policy_of(need.org)
-            if need.blocked is not None:
-                refusals.append(need.blocked)
-            elif actor in writers and not policy.allow_self_signoff:
+            if actor in writers and not policy.allow_self_signoff:
                 refusals.append(
                     f"{need.org.name}'s policy does not let people sign what they wrote or edited (four eyes)"
                 )

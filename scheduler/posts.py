@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from media.specs import SPECS
-from scheduler import editorial, media_store, timetable
+from scheduler import editorial, languages, media_store, timetable
 from scheduler.authorization import Action, authorize
 from scheduler.content import Content, MediaItem, problems_for
 from scheduler.credentials import encrypt_credentials, seal_options
@@ -66,6 +66,7 @@ def add_channel(
     if platform not in SPECS:
         raise InvalidInput(f"unknown platform {platform!r}; known: {', '.join(sorted(SPECS))}")
     get_zone(timezone)
+    language = languages.parse_optional(language, what="--language")
     secret = encrypt_credentials(credentials, settings) if credentials else None
     plain_options, secret_options = seal_options(options or {}, settings)  # a webhook's URL is a secret
     with db.transaction() as session:
@@ -247,13 +248,18 @@ def create_post(
     priority: str = "normal",
     draft: bool = False,
     share: int | None = None,
+    any_language: bool = False,
 ) -> int:
     """Queue one piece of content for several channels; returns the post id.
 
     ``actor`` is the user creating it (None: the operator). Where a channel's organisation requires
     a sign-off, its publication waits in ``awaiting_signoff`` (editorial.py). ``queue`` gives each
     channel's publication the next free slot of its posting schedule instead of a time (``at``).
+    A channel with a language gets only text in that language: the post's own (``language``,
+    English when not given) or a variant; otherwise it waits in ``awaiting_signoff`` for one,
+    unless ``any_language`` lets the post's text go out there.
     """
+    language = languages.parse_optional(language, what="--language")
     if actor is not None and author is not None and author != actor:
         # the author is who may not sign (four eyes): a named person cannot write in someone else's name
         raise InvalidInput(
@@ -295,6 +301,7 @@ def create_post(
             title=title,
             link=link,
             language=language,
+            any_language=any_language,
             author=author,
             version=1,
             content_hash=content.content_hash,
@@ -318,8 +325,9 @@ def create_post(
         for channel in targets:
             publication = _new_publication(post, channel, due or DueTime(utc=now, zone=channel.timezone), now)
             publication.media_ready = not (stored and needs_renditions(channel.platform))
-            if channel.org_id is not None or post_org is not None or draft:
-                # settle() below releases what needs no sign-off; a draft waits for `post submit`
+            if channel.org_id is not None or post_org is not None or draft or _wrong_language(post, channel):
+                # settle() below releases what needs no sign-off; a draft waits for `post submit`;
+                # a channel of another language waits for a variant in its language
                 publication.state = S.AWAITING_SIGNOFF.value
             if queue:
                 publication.from_queue, publication.queued_at = True, now
@@ -411,6 +419,24 @@ def adopt_share(
     )
 
 
+def _wrong_language(post: Post, channel: Channel) -> bool:
+    """The post's own text, without a variant, is not in the channel's language (editorial.language_hold)."""
+    if channel.language is None or post.any_language:
+        return False
+    return not languages.matches(post.language or languages.DEFAULT, channel.language)
+
+
+def _language_variant_for(post: Post, channel: Channel) -> PostVariant | None:
+    """The language variant a channel publishes: one in its exact tag, else one of its language."""
+    if channel.language is None:
+        return None
+    candidates = [v for v in post.variants if v.channel_id is None and v.language is not None]
+    exact = [v for v in candidates if languages.exact(v.language or "", channel.language)]
+    close = [v for v in candidates if languages.matches(v.language or "", channel.language)]
+    found = exact or close
+    return found[-1] if found else None
+
+
 def _new_publication(post: Post, channel: Channel, due: DueTime, now: datetime) -> Publication:
     return Publication(
         post_id=post.id,
@@ -442,16 +468,19 @@ class _EditPlan:
     content: Content
     due: DueTime | None
     small: bool  # the text changed within the allowance (title and link unchanged)
+    add: tuple[str, ...] = ()  # channels to add, checked to fit
+    remove: tuple[str, ...] = ()
+    any_language: bool | None = None
 
 
-def _editable(post: Post) -> list[Publication]:
+def _editable(post: Post, *, adding: bool = False) -> list[Publication]:
     """The publications an edit applies to; StateConflict if one is going out or nothing is left."""
     busy = [p for p in post.publications if p.state in (S.PUBLISHING, S.UNKNOWN)]
     if busy:
         names = ", ".join(f"{p.channel.name} ({p.state})" for p in busy)
         raise StateConflict(f"post {post.id} is being published on {names}; edit it once that settles")
     pending = [p for p in post.publications if p.state in EDITABLE]
-    if not pending:
+    if not pending and not adding:
         raise StateConflict(f"post {post.id} has nothing left to publish; create a new post instead")
     return pending
 
@@ -468,13 +497,19 @@ def _plan_edit(
     at: str | None,
     tz: str | None,
     actor: str | None,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    any_language: bool | None = None,
 ) -> _EditPlan:
     """Every check of an edit and all its counting, on a snapshot read without the write lock."""
+    if set(add) & set(remove):
+        raise InvalidInput(f"{', '.join(sorted(set(add) & set(remove)))}: both added and removed")
     with db.read() as session:
         post = editorial.load_post(session, post_id, lock=False)
         editorial.require_editor_of(session, actor, post, "edit")
-        pending = _editable(post)
-        channels = [p.channel for p in pending]
+        pending = _editable(post, adding=bool(add))
+        new = channels_named(session, add) if add else []
+        channels = [p.channel for p in pending] + new
         limit = editorial.trivial_edit_limit(session, post)
         media = _as_items([StoredMedia.from_row(m) for m in post.media], settings)
         shared = editorial.share_and_original(session, post.share_id) if post.share_id is not None else None
@@ -487,6 +522,9 @@ def _plan_edit(
         media=media,
     )
     check_fits(content, channels)  # the counting: bounded per text (media.text.raw_limit), and lock-free
+    for channel in new:  # a new channel of another language publishes its variant: that must fit too
+        if (variant := _language_variant_for(post, channel)) is not None:
+            check_fits(_variant_content(post, variant, media), [channel])
     if shared is not None:
         editorial.check_share_edit(*shared, content.text, title=content.title, link=content.link)
     small = (
@@ -494,7 +532,9 @@ def _plan_edit(
         and content.link == post.link
         and is_trivial_edit(post.text, content.text, limit=limit)  # linear for a bounded allowance
     )
-    return _EditPlan(post.version, tuple(p.id for p in pending), limit, content, due, small)
+    return _EditPlan(
+        post.version, tuple(p.id for p in pending), limit, content, due, small, tuple(add), tuple(remove), any_language
+    )
 
 
 def edit_post(
@@ -509,8 +549,17 @@ def edit_post(
     at: str | None = None,
     tz: str | None = None,
     actor: str | None = None,
+    add_channels: Sequence[str] = (),
+    remove_channels: Sequence[str] = (),
+    any_language: bool | None = None,
 ) -> int:
-    """Change the content or the due time of a post that is not being published.
+    """Change the content, the due time or the channels of a post that is not being published.
+
+    ``add_channels`` get the checks a new post's channels get (the content fits, the actor may
+    post there, the organisations know its kind, the time is open) and go through the sign-off
+    gate; ``remove_channels`` are cancelled where the post is not out (refused where it is
+    published or publishing). ``any_language`` sets whether the post's own text may go out on
+    channels of another language.
 
     Messages already in the broker for it become stale (the token is cleared), so the old
     content can never go out after an edit. Changed content needs a new sign-off where a policy
@@ -521,11 +570,25 @@ def edit_post(
     that the post is still that version, and starts again if it changed meanwhile.
     """
     for _ in range(3):
-        plan = _plan_edit(db, settings, post_id, now=now, text=text, title=title, link=link, at=at, tz=tz, actor=actor)
+        plan = _plan_edit(
+            db,
+            settings,
+            post_id,
+            now=now,
+            text=text,
+            title=title,
+            link=link,
+            at=at,
+            tz=tz,
+            actor=actor,
+            add=add_channels,
+            remove=remove_channels,
+            any_language=any_language,
+        )
         with db.transaction() as session:
             post = editorial.load_post(session, post_id)
             editorial.require_editor_of(session, actor, post, "edit")
-            pending = _editable(post)
+            pending = _editable(post, adding=bool(add_channels))
             if (
                 post.version != plan.version
                 or tuple(p.id for p in pending) != plan.pending
@@ -558,6 +621,21 @@ def _apply_edit(
         record_event(session, "post.edited", now=now, post_id=post.id, actor=actor, data={"version": post.version})
         if trivial:
             editorial.carry_signoffs(session, post, old_hashes, now=now, actor=actor)
+    if plan.any_language is not None and plan.any_language != post.any_language:
+        post.any_language = plan.any_language
+        record_event(
+            session,
+            "post.edited",
+            now=now,
+            post_id=post.id,
+            actor=actor,
+            message="its text may go out in any channel's language" if plan.any_language else "languages kept apart",
+            data={"version": post.version, "any_language": plan.any_language},
+        )
+    if plan.remove:
+        pending = _remove_channels(session, post, pending, plan.remove, now=now, actor=actor)
+    if plan.add:
+        _add_channels(session, post, pending, plan.add, due, now=now, actor=actor)
     waiting = [p for p in pending if p.state in (S.SCHEDULED, S.QUEUED, S.RETRY_WAIT)]
     if due is not None:
         values = {
@@ -592,6 +670,131 @@ def _apply_edit(
     return post.version
 
 
+def _remove_channels(
+    session: Session, post: Post, pending: list[Publication], names: Sequence[str], *, now: datetime, actor: str | None
+) -> list[Publication]:
+    """Cancel the post on these channels; refused where it is out or may be. Returns what is left pending."""
+    targets = channels_named(session, names)
+    on = {p.channel_id: p for p in post.publications}
+    absent = [channel.name for channel in targets if channel.id not in on]
+    if absent:
+        raise UnknownChannel(f"post {post.id} is not on {', '.join(absent)}")
+    chosen = [on[channel.id] for channel in targets]
+    out = [
+        p
+        for p in chosen
+        if p.state in (S.PUBLISHED, S.PUBLISHING, S.UNKNOWN) or (p.state == S.NEEDS_ATTENTION and p.attempts)
+    ]
+    if out:
+        listed = ", ".join(f"{p.channel.name} ({p.state})" for p in out)
+        raise StateConflict(f"post {post.id} is published, or may be, on {listed}: it cannot be removed there")
+    cancel = [p for p in chosen if p.state != S.CANCELLED]
+    moved = transition(
+        session,
+        cancel,
+        S.CANCELLED,
+        now=now,
+        values={"dispatch_token": None},
+        message="channel removed from the post",
+        actor=actor,
+    )
+    editorial.require_all_moved(cancel, moved, post)
+    return [p for p in pending if p not in chosen]
+
+
+def _add_channels(
+    session: Session,
+    post: Post,
+    pending: list[Publication],
+    names: Sequence[str],
+    due: DueTime | None,
+    *,
+    now: datetime,
+    actor: str | None,
+) -> None:
+    """The post on more channels, through the checks of post create and the sign-off gate."""
+    targets = channels_named(session, names)
+    allowed = {post.org_id} | {p.channel.org_id for p in post.publications if p.state != S.CANCELLED}
+    for channel in targets:
+        if actor is not None and channel.org_id is not None and channel.org_id not in allowed:
+            owner = editorial.org_named_by_id(session, channel.org_id)
+            raise Refused(
+                f"rule {editorial.PARTNER_RULE!r}: post {post.id} ({editorial.org_named_by_id(session, post.org_id)}) "
+                f"may not go on {channel.name}, which belongs to {owner}; create a post with --submit-to {owner}"
+            )
+        authorize(
+            session,
+            actor,
+            Action.CREATE_POST,
+            [post.org_id if post.org_id is not None else channel.org_id],
+            doing=f"put post {post.id} on {channel.name}",
+        )
+    on = {p.channel_id: p for p in post.publications}
+    for channel in targets:
+        existing = on.get(channel.id)
+        if existing is not None and existing.state not in (S.CANCELLED, S.FAILED):
+            raise InvalidInput(f"post {post.id} is already on {channel.name} ({existing.state})")
+    editorial.check_kind(session, targets, post.org_id, post.importance, post.format)
+    live = (S.AWAITING_SIGNOFF, S.SCHEDULED, S.QUEUED, S.RETRY_WAIT)
+    reference = next((p for p in pending if p.state in live and p.channel_id not in {c.id for c in targets}), None)
+    queue = due is None and reference is not None and reference.from_queue
+    if due is None and reference is not None:
+        due = DueTime(utc=reference.due_at, zone=reference.due_zone or reference.channel.timezone)
+    if due is None and not queue:
+        raise InvalidTime(f"post {post.id} has nothing left to publish: give --at for {', '.join(names)}")
+    if due is not None and not queue:
+        timetable.check_open(session, targets, due.utc)
+    for channel in targets:
+        variant = _language_variant_for(post, channel)
+        ready = not (post.media and needs_renditions(channel.platform))
+        values: dict[str, Any] = {
+            "variant_id": variant.id if variant else None,
+            "media_ready": ready,
+            "from_queue": queue,
+            "queued_at": now if queue else None,
+            "dispatch_token": None,
+            "next_attempt_at": None,
+            "attempts": 0,
+        }
+        if due is not None:
+            values |= {"due_at": due.utc, "due_zone": due.zone}
+        existing = on.get(channel.id)
+        if existing is not None:  # removed or failed before: the same row, scheduled anew
+            moved = transition(
+                session,
+                [existing],
+                S.AWAITING_SIGNOFF,
+                now=now,
+                values=values,
+                message="channel added again",
+                actor=actor,
+            )
+            editorial.require_all_moved([existing], moved, post)
+            publication = existing
+        else:
+            publication = _new_publication(post, channel, due or DueTime(utc=now, zone=channel.timezone), now)
+            for name, value in values.items():
+                setattr(publication, name, value)
+            publication.state = S.AWAITING_SIGNOFF.value  # settle() releases it if nothing is needed
+            session.add(publication)
+            session.flush()
+            record_event(
+                session,
+                "publication.awaiting_signoff",
+                now=now,
+                post_id=post.id,
+                publication_id=publication.id,
+                channel_id=channel.id,
+                to_state=publication.state,
+                actor=actor,
+                message=f"channel added: due {publication.due_at.isoformat()}",
+            )
+        if queue:
+            session.refresh(publication)
+            timetable.enqueue(session, channel, [publication], now=now, actor=actor)
+    editorial.fresh(session, post)
+
+
 def add_variant(
     db: Database,
     settings: Settings,
@@ -611,6 +814,7 @@ def add_variant(
     """
     if (language is None) == (channel is None):
         raise InvalidInput("a variant is for one --language or for one --channel")
+    language = languages.parse_optional(language, what="--language")
     if not text.strip():
         raise ContentRejected("the variant's text is empty")
     with db.transaction() as session:
@@ -630,7 +834,7 @@ def add_variant(
             p
             for p in post.publications
             if (target is not None and p.channel_id == target.id)
-            or (target is None and p.channel.language == language and not _has_channel_variant(post, p.channel_id))
+            or (target is None and language is not None and _takes(post, p, language))
         ]
         busy = [p for p in applies if p.state not in EDITABLE]
         if busy:
@@ -678,6 +882,21 @@ def _variant_content(post: Post, variant: PostVariant, media: tuple[MediaItem, .
 
 def _has_channel_variant(post: Post, channel_id: int) -> bool:
     return any(variant.channel_id == channel_id for variant in post.variants)
+
+
+def _takes(post: Post, publication: Publication, language: str) -> bool:
+    """Whether a new variant in ``language`` becomes what ``publication`` publishes: its channel is
+    of that language, it has no variant of its own, and none in the channel's exact tag already."""
+    wanted = publication.channel.language
+    if wanted is None or not languages.matches(language, wanted) or _has_channel_variant(post, publication.channel_id):
+        return False
+    current = next((v for v in post.variants if v.id == publication.variant_id), None)
+    return not (
+        current is not None
+        and current.language is not None
+        and languages.exact(current.language, wanted)
+        and not languages.exact(language, wanted)
+    )
 
 
 def cancel_post(

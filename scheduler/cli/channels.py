@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from adapters import adapter_class, check_channel, oauth
-from scheduler import editorial, posts
+from scheduler import editorial, languages, posts
 from scheduler.cli._files import json_object
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
@@ -42,7 +42,7 @@ def add(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Write to the outbox instead of publishing")] = False,
     credentials: Annotated[Path | None, typer.Option(help="JSON file with the account's tokens")] = None,
     timezone: Annotated[str, typer.Option(help="IANA zone for wall times on this channel")] = "UTC",
-    language: Annotated[str | None, typer.Option(help="Language of the channel, e.g. en")] = None,
+    language: Annotated[str | None, typer.Option(help="Language of the channel, a BCP 47 tag: en, de-CH, ...")] = None,
     option: Annotated[list[str] | None, typer.Option(help="Platform option KEY=VALUE (repeatable)")] = None,
     org: Annotated[str | None, typer.Option(help="The organisation the channel belongs to")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -159,13 +159,14 @@ def connect(
         str | None, typer.Option(help="Redirect URI registered with the app (default: the local listener)")
     ] = None,
     timezone: Annotated[str, typer.Option(help="IANA zone for wall times on this channel")] = "UTC",
-    language: Annotated[str | None, typer.Option(help="Language of the channel, e.g. en")] = None,
+    language: Annotated[str | None, typer.Option(help="Language of the channel, a BCP 47 tag: en, de-CH, ...")] = None,
     org: Annotated[str | None, typer.Option(help="The organisation the channel belongs to")] = None,
     as_user: AsUser = None,
 ) -> None:
     """Sign in to the platform in a browser (OAuth 2.0, PKCE where the platform takes it) and
     store the tokens, encrypted; they are refreshed before they expire."""
     adapter_class(platform)
+    languages.parse_optional(language, what="--language")  # before the browser, not after it
     runtime = build_runtime()
     settings = runtime.settings
     uri = redirect_uri or f"http://127.0.0.1:{port}/callback"

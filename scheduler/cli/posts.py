@@ -51,7 +51,13 @@ def create(
     alt: Annotated[list[str] | None, typer.Option(help="Alt text for the media, in the same order")] = None,
     title: Annotated[str | None, typer.Option(help="Title (YouTube, TikTok photo posts)")] = None,
     link: Annotated[str | None, typer.Option(help="A link to add to the post")] = None,
-    language: Annotated[str | None, typer.Option(help="Language code, e.g. en")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="The text's language, a BCP 47 tag such as en or de-CH (default: en)")
+    ] = None,
+    any_language: Annotated[
+        bool,
+        typer.Option("--any-language", help="The text may go out on channels of another language (no variant needed)"),
+    ] = False,
     author: Annotated[str | None, typer.Option(help="Who wrote it (default: the --as user)")] = None,
     org: Annotated[str | None, typer.Option(help="The organisation the post belongs to")] = None,
     submit_to: Annotated[
@@ -96,6 +102,7 @@ def create(
             format=format_,
             priority=priority,
             draft=draft,
+            any_language=any_language,
             now=runtime.clock(),
         )
     finally:
@@ -207,9 +214,22 @@ def edit(
     link: Annotated[str | None, typer.Option()] = None,
     at: Annotated[str | None, typer.Option(help="New due time")] = None,
     tz: Annotated[str | None, typer.Option()] = None,
+    channel: Annotated[
+        list[str] | None, typer.Option("--channel", "-c", help="Add the post to this channel (repeatable)")
+    ] = None,
+    remove_channel: Annotated[
+        list[str] | None, typer.Option("--remove-channel", help="Take the post off this channel (repeatable)")
+    ] = None,
+    any_language: Annotated[
+        bool | None,
+        typer.Option(
+            "--any-language/--own-language",
+            help="Whether the text may go out on channels of another language without a variant",
+        ),
+    ] = None,
     as_user: AsUser = None,
 ) -> None:
-    """Change a post's content or due time before it goes out (changed content needs a new sign-off)."""
+    """Change a post's content, due time or channels before it goes out (changed content needs a new sign-off)."""
     runtime = build_runtime()
     version = posts.edit_post(
         runtime.db,
@@ -221,10 +241,20 @@ def edit(
         at=at,
         tz=tz,
         actor=actor(as_user),
+        add_channels=channel or [],
+        remove_channels=remove_channel or [],
+        any_language=any_language,
         now=runtime.clock(),
     )
-    review = editorial.review_view(runtime.db, post_id)["review"]
+    view = editorial.review_view(runtime.db, post_id)
+    review = view["review"]
     print(f"post {post_id} is now version {version} ({review.replace('_', ' ')})")
+    if channel or remove_channel:
+        states = {p["channel"]: p["state"] for p in posts.show_post(runtime.db, post_id)["publications"]}
+        for name in channel or []:
+            print(f"  {name}: added ({states.get(name)}; {view['needs'].get(name)})")
+        for name in remove_channel or []:
+            print(f"  {name}: removed ({states.get(name)})")
     _print_summaries(runtime, post_id)
     if at is not None:
         for warning in editorial.deadline_warnings(runtime.db, post_id, now=runtime.clock()):
@@ -458,7 +488,9 @@ def shares(
 def variant(
     post_id: PostId,
     text: Annotated[str, typer.Option(help="The variant's text")],
-    language: Annotated[str | None, typer.Option(help="For the channels of this language")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="For the channels of this language (BCP 47: de, de-CH, ...)")
+    ] = None,
     channel: Annotated[str | None, typer.Option(help="For this one channel")] = None,
     title: Annotated[str | None, typer.Option(help="The variant's title")] = None,
     as_user: AsUser = None,

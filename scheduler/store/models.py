@@ -112,6 +112,8 @@ class Post(Base):
     title: Mapped[str | None] = mapped_column(String(300))
     link: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(16))
+    # the base text may go out on channels of another language (post create --any-language)
+    any_language: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     author: Mapped[str | None] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer, default=1)
     content_hash: Mapped[str] = mapped_column(String(64))

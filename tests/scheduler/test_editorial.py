@@ -410,7 +410,9 @@ def test_each_language_variant_needs_its_own_sign_off_and_is_what_its_channel_pu
 ) -> None:
     post_id = _create(team, channels=("cms-x", "cms-es"), hours=1)
     editorial.approve(team.db, post_id, actor="eve", now=clock.now)
-    assert publication_states(team, post_id) == {"cms-x": "scheduled", "cms-es": "scheduled"}
+    # the English text never goes out on the Spanish channel: it waits for a Spanish variant
+    assert publication_states(team, post_id) == {"cms-x": "scheduled", "cms-es": "awaiting_signoff"}
+    assert "cms-es needs a Spanish (es) variant" in editorial.review_view(team.db, post_id)["needs"]["cms-es"]
     assert posts.add_variant(
         team.db,
         team.settings,
