@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from media.specs import SPECS
 from scheduler import editorial, languages, media_store, timetable
@@ -1005,14 +1005,6 @@ def show_post(db: Database, post_id: int) -> dict[str, Any]:
     with db.read() as session:
         view = post_view(editorial.load_post(session, post_id, lock=False))
         return {**view, "requeued": timetable.requeued(session, post_id)}  # moves by the queue of over a day
-
-
-def list_posts(db: Database, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    with db.read() as session:
-        query = select(Post).options(selectinload(Post.publications)).order_by(Post.id.desc()).limit(limit)
-        if state:
-            query = query.where(Post.id.in_(select(Publication.post_id).where(Publication.state == state)))
-        return [post_view(post) for post in session.scalars(query)]
 
 
 def read_events(db: Database, *, after: int = 0, limit: int = 200, post_id: int | None = None) -> list[Event]:

@@ -77,8 +77,9 @@ def test_editorial_flow_four_eyes_changes_and_the_signoff_record(run: Run) -> No
     ]
 
     created = ok(run("post", "create", "--as", "ana", "--text", "Higgs", "-c", "cms-x", "--at", "2031-05-05T10:00Z"))
-    assert created.splitlines()[:2] == [
+    assert created.splitlines()[:3] == [
         "post 1 submitted for sign-off",
+        "  cms-x (X): 5/280, no media",  # the text as X counts it, against its limit
         "  cms-x: cms's rule 'everything else: an editor': 1 editor or above (0 of 1 signed)",
     ]
     assert [p["state"] for p in post_json(run, 1)["publications"]] == ["awaiting_signoff"]
@@ -116,7 +117,7 @@ def test_editorial_flow_four_eyes_changes_and_the_signoff_record(run: Run) -> No
     )
     assert ok(run("post", "comment", "1", "--as", "ana", "--text", "on it")) == "post 1: comment by ana added\n"
     assert ok(run("post", "edit", "1", "--as", "ana", "--text", "Higgs at CMS")) == (
-        "post 1 is now version 2 (changes requested)\n"
+        "post 1 is now version 2 (changes requested)\n  cms-x (X): 12/280, no media\n"
     )
     assert ok(run("post", "submit", "1", "--as", "ana")).splitlines()[0] == "post 1 is submitted for sign-off"
     review = json.loads(ok(run("post", "review", "1", "--json")))

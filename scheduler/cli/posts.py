@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import tempfile
@@ -172,15 +173,48 @@ def _local(item: str, settings: Settings, downloads: Path | None) -> Path:
 @app.command("list")
 def list_(
     state: Annotated[str | None, typer.Option(help="Only posts with a publication in this state")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only posts on this channel")] = None,
+    org: Annotated[str | None, typer.Option(help="Only this organisation's posts and channels")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Due from: an ISO date or instant (UTC)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Due before: written the same way")] = None,
+    text: Annotated[str | None, typer.Option(help="Only posts whose text holds these words")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many posts")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
-    """List recent posts and their publications."""
-    views = posts.list_posts(build_runtime().db.reader(), state=state, limit=limit)
+    """Recent posts: text, channels and the state on each, due and published times, lateness and
+    who signed; filters refuse a state, channel or organisation that does not exist."""
+    from scheduler.listing import list_posts
+    from scheduler.when import parse_due
+
+    runtime = build_runtime()
+    now = runtime.clock()
+    since = None if start is None else parse_due(start, "UTC", now=now, allow_past=True).utc
+    until = None if end is None else parse_due(end, "UTC", now=now, allow_past=True).utc
+    views = list_posts(
+        runtime.db.reader(), state=state, channel=channel, org=org, start=since, end=until, text=text, limit=limit
+    )
     if as_json:
         print_json(views)
         return
-    print_table(_HEADERS, [row for view in views for row in _publication_rows(view)])
+    rows = []
+    for view in views:
+        excerpt = " ".join(view["text"].split())
+        excerpt = excerpt if len(excerpt) <= 40 else excerpt[:39] + "…"
+        for index, publication in enumerate(view["publications"]):
+            first = index == 0
+            rows.append(
+                [
+                    view["id"] if first else "",
+                    excerpt if first else "",
+                    publication["channel"],
+                    publication["state"],
+                    publication["due_local"] or publication["due_at"],
+                    (publication["published_at"] or "")[:19],
+                    "" if publication["late_s"] is None else f"{publication['late_s']:.1f} s",
+                    ", ".join(view["signers"]) if first else "",
+                ]
+            )
+    print_table(["post", "text", "channel", "state", "due", "published (UTC)", "late", "signed by"], rows)
 
 
 @app.command("show")
@@ -570,31 +604,27 @@ def events(
 ) -> None:
     """Print the event log (every state change, in order). Without --follow it stops after --limit
     events and says, on stderr, how to page on."""
+    from scheduler.listing import read_events
+
     db = build_runtime().db.reader()
     last = after
     while True:
-        batch = posts.read_events(db, after=last, post_id=post, limit=EVENTS_PAGE if follow else limit)
+        batch = read_events(db, after=last, post_id=post, limit=EVENTS_PAGE if follow else limit)
         for event in batch:
             last = event.id
-            if as_json:
-                print_json(
-                    {
-                        "id": event.id,
-                        "at": event.at.isoformat(),
-                        "kind": event.kind,
-                        "post_id": event.post_id,
-                        "publication_id": event.publication_id,
-                        "from_state": event.from_state,
-                        "to_state": event.to_state,
-                        "message": redact_optional(event.message),  # also events written before redaction
-                    }
-                )
+            if as_json:  # JSON Lines: one object a line, so a follower can parse as it reads
+                record = {**event.as_dict(), "message": redact_optional(event.message)}  # also old events
+                print(json.dumps(record, ensure_ascii=False), flush=follow)
             else:
-                where = f"post {event.post_id}" + (f" pub {event.publication_id}" if event.publication_id else "")
+                where = f"post {event.post_id}" if event.post_id else ""
+                where += f" on {event.channel}" if event.channel else ""
+                who = f" by {event.actor}" if event.actor else ""
                 message = redact(event.message or "")
-                print(f"{event.id:>6} {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<26} {where}  {message}")
+                print(
+                    f"{event.id:>6} {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<26} {where}{who}  {message}", flush=follow
+                )
         if not follow:
-            if len(batch) == limit and posts.read_events(db, after=last, post_id=post, limit=1):
+            if len(batch) == limit and read_events(db, after=last, post_id=post, limit=1):
                 same_post = f" --post {post}" if post is not None else ""
                 shown = f"first {limit} events" if limit > 1 else "first event"
                 print(f"showing the {shown}; more with --after {last}{same_post}", file=sys.stderr)
