@@ -31,6 +31,7 @@ bench: .stamp-test
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/dispatch.py
 	$(BIN)/python benchmarks/media.py
+	$(BIN)/python benchmarks/contention.py
 
 clean:
 	rm -rf $(VENV) var .stamp-* .mypy_cache .ruff_cache .pytest_cache
