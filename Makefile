@@ -32,6 +32,7 @@ bench: .stamp-test
 	$(BIN)/python benchmarks/dispatch.py
 	$(BIN)/python benchmarks/media.py
 	$(BIN)/python benchmarks/contention.py
+	$(BIN)/python benchmarks/cli.py
 
 clean:
 	rm -rf $(VENV) var .stamp-* .mypy_cache .ruff_cache .pytest_cache

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.errors import NotFound, Refused
-from scheduler.policy import ROLES
+from scheduler.roles import ROLES
 from scheduler.store import Membership, Organisation, User
 
 

@@ -36,7 +36,7 @@ from scheduler.policy import (
     policy_from_document,
     role_rank,
 )
-from scheduler.states import PublicationState
+from scheduler.states import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED, PublicationState
 from scheduler.store import (
     Channel,
     Comment,
@@ -55,8 +55,6 @@ from scheduler.when import get_zone, utcnow
 
 S = PublicationState
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
-# Review states of a post; "approved" also stands for "nothing to sign" (no policy applies).
-DRAFT, SUBMITTED, CHANGES_REQUESTED, APPROVED = "draft", "submitted", "changes_requested", "approved"
 # Publications the workflow holds back or lets go as the sign-offs change.
 _RELEASABLE = frozenset({S.SCHEDULED, S.QUEUED, S.RETRY_WAIT})
 PARTNER_RULE = "channels belong to their organisation"

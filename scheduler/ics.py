@@ -19,7 +19,8 @@ from typing import Any
 import icalendar
 
 from scheduler.errors import InvalidInput
-from scheduler.observances import FIRST_YEAR, LAST_YEAR, SKIP, Occurrence
+from scheduler.observances import SKIP, Occurrence
+from scheduler.when import FIRST_YEAR, LAST_YEAR
 
 PRODID = "-//crosspost//awareness days//EN"
 

@@ -34,7 +34,6 @@ Tone = Literal["celebratory", "commemorative"]
 SKIP = "not observed"
 # The years the calendar answers for: any observance's dates, a year either side, and a day past the
 # end (an .ics DTEND is exclusive) stay within what dates can hold.
-FIRST_YEAR, LAST_YEAR = 1900, 2999
 MAX_SPAN_DAYS = 3660  # one listing covers at most ten years: the work per command stays bounded
 
 

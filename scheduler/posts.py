@@ -25,7 +25,7 @@ from scheduler.media_store import StoredMedia
 from scheduler.policy import is_trivial_edit
 from scheduler.settings import Settings
 from scheduler.slots import parse_priority
-from scheduler.states import CANCELLABLE, EDITABLE, RETRYABLE, PublicationState
+from scheduler.states import APPROVED, CANCELLABLE, DRAFT, EDITABLE, RETRYABLE, SUBMITTED, PublicationState
 from scheduler.store import Channel, Database, Event, Post, PostMedia, PostVariant, Publication
 from scheduler.transitions import record_event, transition
 from scheduler.when import DueTime, get_zone, parse_due
@@ -309,7 +309,7 @@ def create_post(
             importance=importance,
             format=kind,
             priority=rank.value,
-            review=editorial.APPROVED,
+            review=APPROVED,
             share_id=share,
             created_at=now,
             updated_at=now,
@@ -351,7 +351,7 @@ def create_post(
             )
         if any(publication.state == S.AWAITING_SIGNOFF for publication, _ in rows):
             session.refresh(post, ["publications"])
-            post.review = editorial.DRAFT if draft else editorial.SUBMITTED
+            post.review = DRAFT if draft else SUBMITTED
             if not draft:
                 record_event(
                     session,
@@ -611,7 +611,7 @@ def _apply_edit(
     changed = content.content_hash != post.content_hash
     if changed:
         old_hashes = {p.id: editorial.content_of(p)[0] for p in post.publications}
-        trivial = post.review == editorial.APPROVED and plan.small
+        trivial = post.review == APPROVED and plan.small
         post.text, post.title, post.link = content.text, content.title, content.link
         post.version += 1
         post.content_hash = content.content_hash

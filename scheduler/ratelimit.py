@@ -12,8 +12,6 @@ import time
 import uuid
 from collections import deque
 
-import redis
-
 from scheduler.ports import Limit
 
 _RESERVE = """
@@ -48,6 +46,8 @@ class MemoryLimiter:
 
 class RedisLimiter:
     def __init__(self, url: str) -> None:
+        import redis  # only the broker mode needs it
+
         self._redis = redis.Redis.from_url(url)
         self._script = self._redis.register_script(_RESERVE)
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from adapters import get_adapter
 from scheduler.content import ChannelInfo
 from scheduler.credentials import seal_plain_options
 from scheduler.ports import Publisher, RateLimiter
-from scheduler.ratelimit import MemoryLimiter, RedisLimiter
+from scheduler.ratelimit import MemoryLimiter
 from scheduler.redaction import install_log_redaction
 from scheduler.settings import Settings
 from scheduler.store import Database, open_database
@@ -30,6 +29,8 @@ class Runtime:
     limiter: RateLimiter = field(default_factory=MemoryLimiter)
 
     def adapters(self, channel: ChannelInfo) -> Publisher:
+        from adapters import get_adapter  # the platform SDKs load when a channel is first used, not per command
+
         return get_adapter(channel, self.settings)
 
 
@@ -40,7 +41,11 @@ def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> 
     make_private(settings)
     broker = settings.broker_url or ""
     # several worker processes share Redis's count; the embedded mode is one process
-    limiter: RateLimiter = RedisLimiter(broker) if broker.startswith(("redis://", "rediss://")) else MemoryLimiter()
+    limiter: RateLimiter = MemoryLimiter()
+    if broker.startswith(("redis://", "rediss://")):
+        from scheduler.ratelimit import RedisLimiter
+
+        limiter = RedisLimiter(broker)
     db = open_database(settings.database_url, migrate=False)
     if migrate and not db.at_head():
         upgrade(db, settings)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# Review states of a post (editorial.py); "approved" also stands for "nothing to sign" (no policy applies).
+DRAFT, SUBMITTED, CHANGES_REQUESTED, APPROVED = "draft", "submitted", "changes_requested", "approved"
+
 
 class PublicationState(StrEnum):
     AWAITING_SIGNOFF = "awaiting_signoff"  # its content lacks the sign-off its policy requires; never dispatched

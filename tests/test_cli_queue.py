@@ -181,7 +181,7 @@ def test_post_edit_at_inside_the_signoff_deadline_warns(run: Run, day: date) -> 
     soon = in_hours(10)
     moved = run("post", "edit", "1", "--at", soon.isoformat())
     assert moved.returncode == 0
-    assert moved.stdout == "post 1 is now version 1 (submitted)\n"
+    assert moved.stdout == "post 1 is now version 1 (submitted)\n  cms-x (X): 8/280, no media\n"
     [warning] = moved.stderr.splitlines()
     assert warning.startswith(
         f"warning: post 1 on cms-x: its sign-off deadline, {soon - timedelta(hours=24):%a %Y-%m-%d %H:%M} UTC "
@@ -205,4 +205,6 @@ def test_post_edit_at_inside_the_signoff_deadline_warns(run: Run, day: date) -> 
     )
 
     # far enough ahead: nothing to say
-    assert ok(run("post", "edit", "1", "--at", in_hours(72).isoformat())) == "post 1 is now version 1 (submitted)\n"
+    assert ok(run("post", "edit", "1", "--at", in_hours(72).isoformat())) == (
+        "post 1 is now version 1 (submitted)\n  cms-x (X): 8/280, no media\n"
+    )

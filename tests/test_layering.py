@@ -36,3 +36,21 @@ def test_adapters_export_a_short_sorted_surface() -> None:
 
     assert adapters.__all__ == sorted(adapters.__all__)
     assert all(hasattr(adapters, name) for name in adapters.__all__)
+
+
+def test_the_command_line_loads_no_heavy_library_before_a_command_needs_it() -> None:
+    """`crosspost --help` and `text check --platform` answer without SQLAlchemy, the platform
+    SDKs, PyAV or the settings machinery (benchmarks/cli.py times it)."""
+    heavy = ["sqlalchemy", "adapters", "av", "tweepy", "requests", "redis", "celery", "pydantic_settings", "PIL"]
+    code = (
+        "import sys\n"
+        "from scheduler.cli import main\n"
+        "for argv in (['--help'], ['text', 'check', '--platform', 'linkedin', 'hi']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stderr.strip().splitlines()[-1] == "[]"

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from scheduler.observances import FIRST_YEAR, LAST_YEAR
+from scheduler.when import FIRST_YEAR, LAST_YEAR
 
 MAX_ID = 2**63 - 1  # SQLite's INTEGER, PostgreSQL's BIGINT
 

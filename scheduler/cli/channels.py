@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import webbrowser
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from adapters import adapter_class, check_channel, oauth
-from scheduler import editorial, languages, posts
 from scheduler.cli._files import json_object
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
-from scheduler.credentials import shown_options
 from scheduler.errors import InvalidInput
-from scheduler.runtime import build_runtime
-from scheduler.settings import Settings
+
+if TYPE_CHECKING:
+    from scheduler.settings import Settings
+
 
 app = typer.Typer(help="Channels: named accounts on a platform.", no_args_is_help=True)
 
@@ -49,6 +48,10 @@ def add(
     as_user: AsUser = None,
 ) -> None:
     """Add a channel without prompts."""
+    from adapters import adapter_class, check_channel
+    from scheduler import posts
+    from scheduler.runtime import build_runtime
+
     options = _options(option or [])
     adapter_class(platform)  # unknown platform: refused here with the known names
     check_channel(platform, dry_run=dry_run, options=options)
@@ -82,6 +85,8 @@ def add(
 
 def _view(channel: Any, org: str | None, settings: Settings) -> dict[str, Any]:
     """A channel for people: secret options (a webhook's URL) show where they go, not their key."""
+    from scheduler.credentials import shown_options
+
     return {
         "name": channel.name,
         "org": org,
@@ -98,6 +103,9 @@ def _view(channel: Any, org: str | None, settings: Settings) -> dict[str, Any]:
 @app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List channels."""
+    from scheduler import editorial, posts
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     db = runtime.db
     owners = {name: row["name"] for row in editorial.list_orgs(db) for name in row["channels"]}
@@ -120,6 +128,9 @@ def assign(
 ) -> None:
     """Give an existing channel to an organisation: its approval policy applies from now on, also to
     the posts already waiting on the channel."""
+    from scheduler import posts
+    from scheduler.runtime import build_runtime
+
     if (org is None) == (not none):
         raise InvalidInput("give --org ORG or --none")
     runtime = build_runtime()
@@ -134,6 +145,9 @@ def reconnect(
     as_user: AsUser = None,
 ) -> None:
     """Give a channel new credentials (encrypted at rest); the posts that waited for it go out."""
+    from scheduler import posts
+    from scheduler.runtime import build_runtime
+
     tokens = _credentials(credentials)
     assert tokens is not None
     runtime = build_runtime()
@@ -165,6 +179,10 @@ def connect(
 ) -> None:
     """Sign in to the platform in a browser (OAuth 2.0, PKCE where the platform takes it) and
     store the tokens, encrypted; they are refreshed before they expire."""
+    from adapters import adapter_class, oauth
+    from scheduler import languages, posts
+    from scheduler.runtime import build_runtime
+
     adapter_class(platform)
     languages.parse_optional(language, what="--language")  # before the browser, not after it
     runtime = build_runtime()

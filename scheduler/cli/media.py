@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from media import renditions as rendering
-from media.renditions import MODES, contact_sheet, image_spec
-from media.specs import SPECS
 from scheduler.cli._output import fail, print_json, print_table
 from scheduler.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from media import renditions as rendering
+
 
 app = typer.Typer(help="Media adaptation: one file in, a rendition per channel out.", no_args_is_help=True)
 CHANNELS = ("x", "linkedin", "tiktok", "youtube")
@@ -56,6 +57,9 @@ def adapt(
     rendition breaks its platform's rules (exit code 1, after printing every rendition: see the
     problems column, or "problems" in --json).
     """
+    from media import renditions as rendering
+    from media.renditions import MODES, contact_sheet, image_spec
+
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode!r}; use {', '.join(MODES)}")
     channels = CHANNELS if channel == "all" else (channel,)
@@ -97,6 +101,8 @@ def _print_renditions(renditions: list[rendering.Rendition]) -> None:
 @app.command("specs")
 def specs(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Print what each platform accepts (the one table adapters and validation read)."""
+    from media.specs import SPECS
+
     table = {name: asdict(spec) for name, spec in SPECS.items()}
     if as_json:
         print_json(table)

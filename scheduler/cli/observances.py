@@ -8,18 +8,21 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scheduler import campaigns, ics, observances
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
 from scheduler.cli._types import CampaignId, year_option
 from scheduler.errors import InvalidInput
-from scheduler.posts import MediaInput
-from scheduler.runtime import Runtime, build_runtime
-from scheduler.settings import Settings
+from scheduler.when import FIRST_YEAR, LAST_YEAR
+
+if TYPE_CHECKING:
+    from scheduler.posts import MediaInput
+    from scheduler.runtime import Runtime
+    from scheduler.settings import Settings
+
 
 calendar_app = typer.Typer(help="Awareness days: the built-in calendar and your own.", no_args_is_help=True)
 campaign_app = typer.Typer(help="Campaigns: posts on awareness days, every year.", no_args_is_help=True)
@@ -32,6 +35,8 @@ AltOption = Annotated[list[str] | None, typer.Option(help="Alt text for the medi
 
 
 def _range(year: int | None, start: str | None, end: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
+    from scheduler import observances
+
     if year is not None and (start or end):
         raise InvalidInput("give either --year or --from/--to, not both")
     if year is not None:  # bounded by its option
@@ -41,12 +46,12 @@ def _range(year: int | None, start: str | None, end: str | None, today: dt.date)
         last = dt.date.fromisoformat(end.strip()) if end else None
     except ValueError as error:
         raise InvalidInput(f"dates are written YYYY-MM-DD: {error}") from None
-    span = f"{observances.FIRST_YEAR}-01-01 to {observances.LAST_YEAR}-12-31"
-    if not observances.FIRST_YEAR <= first.year <= observances.LAST_YEAR:
+    span = f"{FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31"
+    if not FIRST_YEAR <= first.year <= LAST_YEAR:
         raise InvalidInput(f"--from {first}: the calendar covers {span}")
     if last is None:
-        last = min(first + dt.timedelta(days=365), dt.date(observances.LAST_YEAR, 12, 31))
-    if not observances.FIRST_YEAR <= last.year <= observances.LAST_YEAR:
+        last = min(first + dt.timedelta(days=365), dt.date(LAST_YEAR, 12, 31))
+    if not FIRST_YEAR <= last.year <= LAST_YEAR:
         raise InvalidInput(f"--to {last}: the calendar covers {span}")
     if last < first:
         raise InvalidInput(f"--to {last} is before --from {first}")
@@ -64,6 +69,9 @@ def calendar_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Awareness days in a range of dates."""
+    from scheduler import campaigns
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     first, last = _range(year, start, end, runtime.clock().date())
     found = campaigns.calendar_between(runtime.db, first, last, tag=tag)
@@ -87,6 +95,9 @@ def calendar_list(
 @calendar_app.command("show")
 def calendar_show(observance_id: str, as_json: JsonFlag = False) -> None:
     """One observance: its rules over the years, overrides, sources and next dates."""
+    from scheduler import campaigns, observances
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     observance = observances.find(campaigns.all_observances(runtime.db), observance_id)
     today = runtime.clock().date()
@@ -121,6 +132,9 @@ def calendar_import(
     as_user: AsUser = None,
 ) -> None:
     """Add your own observances from an .ics file (yearly RRULEs, EXDATEs, or one event per year)."""
+    from scheduler import campaigns
+    from scheduler.runtime import build_runtime
+
     try:
         data = file.read_bytes()
     except OSError as error:
@@ -137,6 +151,9 @@ def calendar_export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of standard output")] = None,
 ) -> None:
     """The calendar as .ics: one all-day event per occurrence, for Google Calendar or Outlook."""
+    from scheduler import campaigns, ics
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     first, last = _range(year, None, None, runtime.clock().date())
     data = ics.export(campaigns.calendar_between(runtime.db, first, last, tag=tag), stamp=runtime.clock())
@@ -153,8 +170,8 @@ def campaign_add(
     channel: Annotated[list[str], typer.Option("--channel", "-c", help="Channel (repeatable)")],
     text: Annotated[str, typer.Option(help="Template: {year} {yy} {ordinal} {edition} {name} {hashtags}")],
     year: Annotated[int | None, year_option("Only this year (default: every year)")] = None,
-    at: Annotated[str, typer.Option(help="Publish time on the day, HH:MM")] = campaigns.DEFAULT_TIME,
-    tz: Annotated[str, typer.Option(help="IANA zone of --at")] = campaigns.DEFAULT_ZONE,
+    at: Annotated[str | None, typer.Option(help="Publish time on the day, HH:MM (default 10:00)")] = None,
+    tz: Annotated[str | None, typer.Option(help="IANA zone of --at (default Europe/Zurich)")] = None,
     lead_days: Annotated[
         int, typer.Option(min=0, max=365, help="Create the post this many days ahead, for sign-off")
     ] = 14,
@@ -170,6 +187,9 @@ def campaign_add(
     as_user: AsUser = None,
 ) -> None:
     """Attach content to an observance; its post is created --lead-days ahead and goes through sign-off."""
+    from scheduler import campaigns
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     with _media_inputs(media, alt, runtime.settings) as files:
         campaign_id, warnings = campaigns.add_campaign(
@@ -179,8 +199,8 @@ def campaign_add(
             channels=channel,
             text=text,
             year=year,
-            publish_time=at,
-            zone=tz,
+            publish_time=at or campaigns.DEFAULT_TIME,
+            zone=tz or campaigns.DEFAULT_ZONE,
             lead_days=lead_days,
             title=title,
             link=link,
@@ -217,6 +237,9 @@ def campaign_edit(
     as_user: AsUser = None,
 ) -> None:
     """Change a campaign for the years to come, checked as its next posts will be (posts it made stay)."""
+    from scheduler import campaigns
+    from scheduler.runtime import build_runtime
+
     if no_media and media:
         raise InvalidInput("give either --media or --no-media, not both")
     runtime = build_runtime()
@@ -246,6 +269,8 @@ def _media_inputs(
 ) -> Iterator[list[MediaInput] | None]:
     """``--media`` and ``--alt`` as ``post create`` reads them (URLs fetched with its limits, into a
     folder removed when the command ends); None when no ``--media`` was given."""
+    from scheduler.posts import MediaInput
+
     files, alts = media or [], alt or []
     if len(alts) > len(files):
         raise InvalidInput(f"{len(alts)} --alt texts for {len(files)} --media files")
@@ -265,6 +290,8 @@ def _media_inputs(
 
 
 def _report(runtime: Runtime, campaign_id: int, warnings: list[str]) -> None:
+    from scheduler import campaigns
+
     view = campaigns.campaign_view(runtime.db, campaign_id, now=runtime.clock())
     print(f"campaign {campaign_id}: {view['observance']} on {', '.join(view['channels'])}")
     if "next" in view:
@@ -280,6 +307,9 @@ def _report(runtime: Runtime, campaign_id: int, warnings: list[str]) -> None:
 @campaign_app.command("list")
 def campaign_list(as_json: JsonFlag = False) -> None:
     """Every campaign."""
+    from scheduler import campaigns
+    from scheduler.runtime import build_runtime
+
     rows = campaigns.list_campaigns(build_runtime().db)
     if as_json:
         print_json(rows)
@@ -304,6 +334,9 @@ def campaign_list(as_json: JsonFlag = False) -> None:
 @campaign_app.command("show")
 def campaign_show(campaign_id: CampaignId, as_json: JsonFlag = False) -> None:
     """One campaign: its next post, warnings, and the posts it made."""
+    from scheduler import campaigns
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     view = campaigns.campaign_view(runtime.db, campaign_id, now=runtime.clock())
     if as_json:
@@ -324,6 +357,9 @@ def campaign_show(campaign_id: CampaignId, as_json: JsonFlag = False) -> None:
 @campaign_app.command("remove")
 def campaign_remove(campaign_id: CampaignId, as_user: AsUser = None) -> None:
     """Stop a campaign (posts it already made stay; cancel them like any post)."""
+    from scheduler import campaigns
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     campaigns.remove_campaign(runtime.db, campaign_id, now=runtime.clock(), actor=actor(as_user))
     print(f"campaign {campaign_id} removed")

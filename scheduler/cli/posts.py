@@ -8,21 +8,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from media.fetch import fetch, is_url
-from media.specs import SPECS
-from media.text import check
-from scheduler import editorial, posts
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor, person
 from scheduler.cli._types import MAX_ID, PostId, ShareId, id_option
 from scheduler.errors import InvalidInput, NotFound
 from scheduler.redaction import redact, redact_optional
-from scheduler.runtime import Runtime, build_runtime
-from scheduler.settings import Settings
+from scheduler.states import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED
+
+if TYPE_CHECKING:
+    from scheduler.runtime import Runtime
+    from scheduler.settings import Settings
+
 
 app = typer.Typer(help="Posts: one piece of content, published to several channels.", no_args_is_help=True)
 text_app = typer.Typer(help="Text limits, counted the way each platform counts.", no_args_is_help=True)
@@ -74,6 +74,10 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Queue a post on one or more channels (held for sign-off where a policy asks for one)."""
+    from media.fetch import is_url
+    from scheduler import posts
+    from scheduler.runtime import build_runtime
+
     files = media or []
     alts = alt or []
     if len(alts) > len(files):
@@ -113,21 +117,23 @@ def create(
 
 
 _NEW = {
-    editorial.DRAFT: "saved as a draft",
-    editorial.SUBMITTED: "submitted for sign-off",
-    editorial.CHANGES_REQUESTED: "waiting for changes",
-    editorial.APPROVED: "queued",
+    DRAFT: "saved as a draft",
+    SUBMITTED: "submitted for sign-off",
+    CHANGES_REQUESTED: "waiting for changes",
+    APPROVED: "queued",
 }
 
 
 _STANDING = {
-    editorial.DRAFT: "a draft",
-    editorial.SUBMITTED: "submitted for sign-off",
-    editorial.CHANGES_REQUESTED: "waiting for changes",
+    DRAFT: "a draft",
+    SUBMITTED: "submitted for sign-off",
+    CHANGES_REQUESTED: "waiting for changes",
 }
 
 
 def _report_new(runtime: Runtime, post_id: int, *, as_json: bool, prefix: str = "") -> None:
+    from scheduler import editorial, posts
+
     view = posts.show_post(runtime.db, post_id)
     review = editorial.review_view(runtime.db, post_id)
     if as_json:
@@ -135,7 +141,7 @@ def _report_new(runtime: Runtime, post_id: int, *, as_json: bool, prefix: str = 
         return
     print(f"{prefix}post {post_id} {_NEW.get(review['review'], review['review'])}")
     _print_summaries(runtime, post_id)
-    if review["review"] != editorial.APPROVED:
+    if review["review"] != APPROVED:
         for channel, need in review["needs"].items():
             print(f"  {channel}: {need}")
     print_table(_HEADERS, _publication_rows(view))
@@ -158,6 +164,8 @@ def _download_folder(settings: Settings) -> Path:
 
 def _local(item: str, settings: Settings, downloads: Path | None) -> Path:
     """A media argument as a local file: URLs are fetched first, with the safety checks of media.fetch."""
+    from media.fetch import fetch, is_url
+
     if not is_url(item):
         return Path(item)
     assert downloads is not None
@@ -184,6 +192,7 @@ def list_(
     """Recent posts: text, channels and the state on each, due and published times, lateness and
     who signed; filters refuse a state, channel or organisation that does not exist."""
     from scheduler.listing import list_posts
+    from scheduler.runtime import build_runtime
     from scheduler.when import parse_due
 
     runtime = build_runtime()
@@ -220,6 +229,9 @@ def list_(
 @app.command("show")
 def show(post_id: PostId, as_json: JsonFlag = False) -> None:
     """Show one post, its review state, its publications and their last errors."""
+    from scheduler import editorial, posts
+    from scheduler.runtime import build_runtime
+
     db = build_runtime().db.reader()  # reads take no write lock: they answer while a writer works
     view = posts.show_post(db, post_id)
     review = editorial.review_view(db, post_id)["review"]
@@ -264,6 +276,9 @@ def edit(
     as_user: AsUser = None,
 ) -> None:
     """Change a post's content, due time or channels before it goes out (changed content needs a new sign-off)."""
+    from scheduler import editorial, posts
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     version = posts.edit_post(
         runtime.db,
@@ -308,6 +323,7 @@ def preview(
     from scheduler import media_prep
     from scheduler.preview import as_json as previews_json
     from scheduler.preview import contact_sheet, write_preview
+    from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
     folder = out or runtime.settings.data_dir / "preview" / f"post-{post_id}"
@@ -339,6 +355,9 @@ def cancel(
     as_user: AsUser = None,
 ) -> None:
     """Cancel what has not been published yet."""
+    from scheduler import posts
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     names = posts.cancel_post(runtime.db, post_id, channel=channel, actor=actor(as_user), now=runtime.clock())
     print(f"post {post_id}: cancelled on {', '.join(names)}")
@@ -351,6 +370,9 @@ def retry(
     as_user: AsUser = None,
 ) -> None:
     """Send failed, cancelled or needs-attention publications again, now."""
+    from scheduler import posts
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     names = posts.retry_post(runtime.db, post_id, channel=channel, actor=actor(as_user), now=runtime.clock())
     print(f"post {post_id}: queued again on {', '.join(names)}")
@@ -362,15 +384,20 @@ def retry(
 @app.command("submit")
 def submit(post_id: PostId, as_user: AsUser = None) -> None:
     """Submit a draft (or a post changes were requested on) for sign-off."""
+    from scheduler import editorial
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     editorial.submit(runtime.db, post_id, now=runtime.clock(), actor=actor(as_user))
     _report_review(runtime, post_id)
 
 
 def _report_review(runtime: Runtime, post_id: int) -> None:
+    from scheduler import editorial
+
     review = editorial.review_view(runtime.db, post_id)
     state = review["review"]
-    if state == editorial.APPROVED:
+    if state == APPROVED:
         print(f"post {post_id} is approved: it will publish as scheduled")
         return
     print(f"post {post_id} is {_STANDING.get(state, state)}")
@@ -385,6 +412,9 @@ def approve(
     as_user: AsUser = None,
 ) -> None:
     """Sign off the post's current content, for every organisation you may sign for."""
+    from scheduler import editorial
+    from scheduler.runtime import build_runtime
+
     signer = person(as_user, "signing off")
     runtime = build_runtime()
     approval = editorial.approve(runtime.db, post_id, actor=signer, note=note, now=runtime.clock())
@@ -392,7 +422,7 @@ def approve(
         print(f"post {post_id}: {signer} signed for {', '.join(approval.signed)}")
     else:
         print(f"post {post_id}: already signed as its policy requires; nothing more to sign")
-    if approval.review == editorial.APPROVED:
+    if approval.review == APPROVED:
         print(f"post {post_id} is approved: it will publish as scheduled")
     else:
         print(f"post {post_id} is {approval.review.replace('_', ' ')}; still waiting for:")
@@ -407,6 +437,9 @@ def request_changes(
     as_user: AsUser = None,
 ) -> None:
     """Send the post back to its author with the changes wanted; it is held until resubmitted."""
+    from scheduler import editorial
+    from scheduler.runtime import build_runtime
+
     reviewer = person(as_user, "requesting changes")
     runtime = build_runtime()
     editorial.request_changes(runtime.db, post_id, actor=reviewer, text=text, now=runtime.clock())
@@ -420,6 +453,9 @@ def comment(
     as_user: AsUser = None,
 ) -> None:
     """Comment on a post (kept with the post's version)."""
+    from scheduler import editorial
+    from scheduler.runtime import build_runtime
+
     author = person(as_user, "commenting")
     runtime = build_runtime()
     editorial.comment(runtime.db, post_id, actor=author, text=text, now=runtime.clock())
@@ -434,6 +470,9 @@ def share(
     as_user: AsUser = None,
 ) -> None:
     """Offer an approved post to a partner, to adopt on its own channels under its own policy."""
+    from scheduler import editorial
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     share_id = editorial.share(
         runtime.db, post_id, to_org=with_org, may_edit=may_edit, actor=actor(as_user), now=runtime.clock()
@@ -443,6 +482,8 @@ def share(
 
 
 def _shared(runtime: Runtime, share_id: int) -> dict[str, Any]:
+    from scheduler import editorial
+
     for row in editorial.list_shares(runtime.db):
         if row["id"] == share_id:
             return row
@@ -466,6 +507,9 @@ def adopt(
     as_json: JsonFlag = False,
 ) -> None:
     """Adopt a post shared with your organisation: a copy on your channels, under your policy."""
+    from scheduler import posts
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     original = _shared(runtime, share_id)["post"]
     post_id = posts.adopt_share(
@@ -494,6 +538,9 @@ def unshare(
     as_user: AsUser = None,
 ) -> None:
     """Withdraw a share; the partner's copy is cancelled unless it is already out."""
+    from scheduler import editorial
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     cancelled = editorial.withdraw_share(runtime.db, share_id, actor=actor(as_user), now=runtime.clock())
     print(f"share {share_id} withdrawn" + (f"; the copy was cancelled on {', '.join(cancelled)}" if cancelled else ""))
@@ -505,6 +552,9 @@ def shares(
     as_json: JsonFlag = False,
 ) -> None:
     """List shares between organisations."""
+    from scheduler import editorial
+    from scheduler.runtime import build_runtime
+
     rows = editorial.list_shares(build_runtime().db.reader(), org=org)
     if as_json:
         print_json(rows)
@@ -530,6 +580,9 @@ def variant(
     as_user: AsUser = None,
 ) -> None:
     """Add the post's text in another language or for one channel (signed off on its own)."""
+    from scheduler import posts
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     names = posts.add_variant(
         runtime.db,
@@ -550,6 +603,9 @@ def variant(
 @app.command("review")
 def review(post_id: PostId, as_json: JsonFlag = False) -> None:
     """Where a post stands in review: what each channel needs, and the comments."""
+    from scheduler import editorial
+    from scheduler.runtime import build_runtime
+
     view = editorial.review_view(build_runtime().db.reader(), post_id)
     if as_json:
         print_json(view)
@@ -581,6 +637,9 @@ def signoffs(
     format_: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
 ) -> None:
     """The sign-off record: who signed which exact content (its hash), when, under which rule."""
+    from scheduler import editorial
+    from scheduler.runtime import build_runtime
+
     if format_ not in ("csv", "json"):
         raise InvalidInput(f"--format {format_!r}: use csv or json")
     rows = editorial.signoff_record(build_runtime().db.reader(), org=org, post_id=post)
@@ -605,6 +664,7 @@ def events(
     """Print the event log (every state change, in order). Without --follow it stops after --limit
     events and says, on stderr, how to page on."""
     from scheduler.listing import read_events
+    from scheduler.runtime import build_runtime
 
     db = build_runtime().db.reader()
     last = after
@@ -641,9 +701,15 @@ def text_check(
     as_json: JsonFlag = False,
 ) -> None:
     """Count TEXT the way a platform counts it, against its limit."""
+    from media.specs import SPECS
+    from media.text import check
+
     if (channel is None) == (platform is None):
         raise InvalidInput("give exactly one of --channel or --platform")
-    if channel is not None:
+    if channel is not None:  # only then the database
+        from scheduler import posts
+        from scheduler.runtime import build_runtime
+
         platform = posts.find_channel(build_runtime().db.reader(), channel).platform
     assert platform is not None
     if platform not in SPECS:

@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from scheduler.cli._output import print_table
-from scheduler.runtime import build_runtime
-from scheduler.when import parse_due
 
 
 class Format(StrEnum):
@@ -31,6 +29,8 @@ def report(
     """Per publication: due, published, lateness, attempts, signers and the time from submission to
     sign-off to publication; then medians per organisation and channel."""
     from scheduler import reports  # imported when the command runs
+    from scheduler.runtime import build_runtime
+    from scheduler.when import parse_due
 
     runtime = build_runtime()
     now = runtime.clock()

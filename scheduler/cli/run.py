@@ -8,15 +8,16 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scheduler.cli._output import print_json, print_table
 from scheduler.errors import ConfigurationError
-from scheduler.runtime import build_runtime
-from scheduler.runtime import upgrade as upgrade_database
-from scheduler.settings import LINKEDIN_VERSION_LAG, Settings
+
+if TYPE_CHECKING:
+    from scheduler.settings import Settings
+
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
@@ -37,6 +38,9 @@ def _stop_on_signals() -> threading.Event:
 @db_app.command("upgrade")
 def upgrade() -> None:
     """Apply pending migrations (also done automatically on start)."""
+    from scheduler.runtime import build_runtime
+    from scheduler.runtime import upgrade as upgrade_database
+
     runtime = build_runtime(migrate=False)
     upgrade_database(runtime.db, runtime.settings)
     print(f"database at {runtime.settings.masked()['database_url']} is up to date")
@@ -44,6 +48,8 @@ def upgrade() -> None:
 
 def config(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Print the effective settings, secrets masked."""
+    from scheduler.settings import LINKEDIN_VERSION_LAG, Settings
+
     settings = Settings()
     shown = settings.masked()
     if as_json:
@@ -59,6 +65,7 @@ def config(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 def up(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the dispatcher and a worker in this process (embedded mode: no broker needed)."""
     from scheduler.embedded import run_embedded
+    from scheduler.runtime import build_runtime
 
     _logging(verbose)
     runtime = build_runtime()
@@ -99,6 +106,8 @@ def _serve_media(settings: Settings) -> None:
 
 
 def _require_broker() -> Settings:
+    from scheduler.settings import Settings
+
     settings = Settings()
     if not settings.broker_url:
         raise ConfigurationError(
@@ -110,6 +119,8 @@ def _require_broker() -> Settings:
 
 def dispatcher(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Claim due publications and send them to the workers through the broker (any number may run)."""
+    from scheduler.runtime import build_runtime
+
     _require_broker()
     _logging(verbose)
     from scheduler import tasks
@@ -133,6 +144,8 @@ def worker(
     loglevel: Annotated[str, typer.Option()] = "INFO",
 ) -> None:
     """Run a Celery worker that publishes what the dispatchers send, restarting it if it dies."""
+    from scheduler.runtime import build_runtime
+
     settings = _require_broker()
     build_runtime(settings)  # migrate before any worker process starts
     command = [

@@ -7,12 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-from scheduler import timetable
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
 from scheduler.cli._types import id_argument
-from scheduler.runtime import build_runtime
-from scheduler.when import get_zone
 
 app = typer.Typer(
     help="Posting schedules and the queue: slots, daily limits, spacing, blackouts.", no_args_is_help=True
@@ -24,6 +21,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
 def _local(instant: str, zone: str) -> str:
+    from scheduler.when import get_zone
+
     return f"{datetime.fromisoformat(instant).astimezone(get_zone(zone)):%a %Y-%m-%d %H:%M %Z}"
 
 
@@ -44,6 +43,9 @@ def set_(
     as_user: AsUser = None,
 ) -> None:
     """Set a channel's posting schedule (slots are wall times in the channel's zone)."""
+    from scheduler import timetable
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     schedule = timetable.set_schedule(
         runtime.db,
@@ -64,6 +66,9 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """The channel's slots for the next days, in its time zone, and what holds each."""
+    from scheduler import timetable
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     view = timetable.queue_view(runtime.db, channel=channel, now=runtime.clock(), days=days)
     if as_json:
@@ -113,6 +118,9 @@ def blackout_add(
     as_user: AsUser = None,
 ) -> None:
     """Publish nothing between two times; what was due inside moves to after it."""
+    from scheduler import timetable
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     now = runtime.clock()
     blackout_id, moved = timetable.add_blackout(
@@ -130,6 +138,9 @@ def blackout_add(
 @blackout_app.command("list")
 def blackout_list(as_json: JsonFlag = False) -> None:
     """Blackouts running or still to come."""
+    from scheduler import timetable
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     rows = timetable.list_blackouts(runtime.db, now=runtime.clock())
     if as_json:
@@ -147,6 +158,9 @@ def blackout_remove(
     as_user: AsUser = None,
 ) -> None:
     """Remove a blackout."""
+    from scheduler import timetable
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     timetable.remove_blackout(runtime.db, blackout_id, now=runtime.clock(), actor=actor(as_user))
     print(f"blackout {blackout_id} removed")
@@ -157,6 +171,9 @@ def pause(
     as_user: AsUser = None,
 ) -> None:
     """Stop publishing everywhere until `crosspost resume` (nothing is claimed meanwhile)."""
+    from scheduler import timetable
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     timetable.pause(runtime.db, now=runtime.clock(), reason=reason, actor=actor(as_user))
     print(f"publishing paused: {reason}" if reason else "publishing paused")
@@ -164,6 +181,9 @@ def pause(
 
 def resume(as_user: AsUser = None) -> None:
     """Publish again; what fell due during the pause is spread out within each channel's limits."""
+    from scheduler import timetable
+    from scheduler.runtime import build_runtime
+
     runtime = build_runtime()
     moved = timetable.resume(runtime.db, now=runtime.clock(), actor=actor(as_user))
     if not moved:
