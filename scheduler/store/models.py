@@ -137,11 +137,10 @@ class Post(Base):
     publications: Mapped[list[Publication]] = relationship(back_populates="post", order_by="Publication.id")
 
 
-class PostMedia(Base):
-    __tablename__ = "post_media"
+class StoredFile:
+    """The columns of a file in the content-addressed media store, as a post or a campaign holds it."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     path: Mapped[str] = mapped_column(Text)  # inside the content-addressed media store
     original_name: Mapped[str] = mapped_column(Text)
@@ -152,6 +151,12 @@ class PostMedia(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     alt_text: Mapped[str | None] = mapped_column(Text)
+
+
+class PostMedia(StoredFile, Base):
+    __tablename__ = "post_media"
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
 
 
 class PostVariant(Base):
@@ -379,23 +384,12 @@ class Campaign(Base):
     )
 
 
-class CampaignMedia(Base):
+class CampaignMedia(StoredFile, Base):
     """A file of a campaign, as ``PostMedia`` is of a post: the same content-addressed store."""
 
     __tablename__ = "campaign_media"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-    path: Mapped[str] = mapped_column(Text)  # inside the content-addressed media store
-    original_name: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(10))  # image | video
-    mime: Mapped[str] = mapped_column(String(100))
-    bytes: Mapped[int] = mapped_column(BigInteger)
-    width: Mapped[int | None] = mapped_column(Integer)
-    height: Mapped[int | None] = mapped_column(Integer)
-    alt_text: Mapped[str | None] = mapped_column(Text)
 
 
 class CampaignPost(Base):
