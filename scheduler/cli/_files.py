@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scheduler.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from scheduler.posts import MediaInput
+    from scheduler.settings import Settings
 
 MAX_NESTING = 8  # a credentials or policy document is a table of values, lists or small tables
 
@@ -62,3 +70,44 @@ def json_object(path: Path, what: str) -> dict[str, Any]:
     except UnicodeEncodeError:
         raise InvalidInput(f"{what} {path} holds a \\\\uD800-style escape that is not a Unicode character") from None
     return data
+
+
+@contextmanager
+def media_inputs(
+    media: list[str] | None, alt: list[str] | None, settings: Settings
+) -> Iterator[list[MediaInput] | None]:
+    """``--media`` (files or http(s) URLs) and ``--alt`` (in the same order) as media inputs, None
+    when no ``--media`` was given. URLs are fetched with media.fetch's limits and safety checks into
+    this command's own folder, removed when the command ends whatever happens: the store keeps its
+    own content-addressed copy."""
+    from media.fetch import fetch, is_url
+    from scheduler.posts import MediaInput
+
+    files, alts = media or [], alt or []
+    if len(alts) > len(files):
+        raise InvalidInput(f"{len(alts)} --alt texts for {len(files)} --media files")
+    if media is None:
+        yield None
+        return
+    downloads = None
+    if any(is_url(item) for item in files):
+        parent = settings.data_dir / "downloads"
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        downloads = Path(tempfile.mkdtemp(dir=parent))
+    try:
+        paths = [
+            fetch(
+                item,
+                downloads,
+                max_bytes=settings.max_media_bytes,
+                timeout=settings.media_fetch_timeout,
+                allowed_hosts=settings.media_allowed_hosts,
+            )
+            if downloads is not None and is_url(item)
+            else Path(item)
+            for item in files
+        ]
+        yield [MediaInput(path, alts[i] if i < len(alts) else None) for i, path in enumerate(paths)]
+    finally:
+        if downloads is not None:
+            shutil.rmtree(downloads, ignore_errors=True)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from scheduler.cli._files import media_inputs
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
 from scheduler.cli._types import CampaignId, year_option
@@ -19,9 +17,7 @@ from scheduler.errors import InvalidInput
 from scheduler.when import FIRST_YEAR, LAST_YEAR
 
 if TYPE_CHECKING:
-    from scheduler.posts import MediaInput
     from scheduler.runtime import Runtime
-    from scheduler.settings import Settings
 
 
 calendar_app = typer.Typer(help="Awareness days: the built-in calendar and your own.", no_args_is_help=True)
@@ -191,7 +187,7 @@ def campaign_add(
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
-    with _media_inputs(media, alt, runtime.settings) as files:
+    with media_inputs(media, alt, runtime.settings) as files:
         campaign_id, warnings = campaigns.add_campaign(
             runtime.db,
             runtime.settings,
@@ -243,7 +239,7 @@ def campaign_edit(
     if no_media and media:
         raise InvalidInput("give either --media or --no-media, not both")
     runtime = build_runtime()
-    with _media_inputs(media, alt, runtime.settings) as files:
+    with media_inputs(media, alt, runtime.settings) as files:
         warnings = campaigns.edit_campaign(
             runtime.db,
             runtime.settings,
@@ -261,32 +257,6 @@ def campaign_edit(
             now=runtime.clock(),
         )
     _report(runtime, campaign_id, warnings)
-
-
-@contextmanager
-def _media_inputs(
-    media: list[str] | None, alt: list[str] | None, settings: Settings
-) -> Iterator[list[MediaInput] | None]:
-    """``--media`` and ``--alt`` as ``post create`` reads them (URLs fetched with its limits, into a
-    folder removed when the command ends); None when no ``--media`` was given."""
-    from scheduler.posts import MediaInput
-
-    files, alts = media or [], alt or []
-    if len(alts) > len(files):
-        raise InvalidInput(f"{len(alts)} --alt texts for {len(files)} --media files")
-    if not files:
-        yield None
-        return
-    from media.fetch import is_url
-    from scheduler.cli.posts import _download_folder, _local
-
-    downloads = _download_folder(settings) if any(is_url(item) for item in files) else None
-    try:
-        paths = [_local(item, settings, downloads) for item in files]
-        yield [MediaInput(path, alts[i] if i < len(alts) else None) for i, path in enumerate(paths)]
-    finally:
-        if downloads is not None:  # the store keeps its own content-addressed copy
-            shutil.rmtree(downloads, ignore_errors=True)
 
 
 def _report(runtime: Runtime, campaign_id: int, warnings: list[str]) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from scheduler.cli._files import media_inputs
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor, person
 from scheduler.cli._types import MAX_ID, PostId, ShareId, id_option
@@ -21,7 +20,6 @@ from scheduler.states import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED
 
 if TYPE_CHECKING:
     from scheduler.runtime import Runtime
-    from scheduler.settings import Settings
 
 
 app = typer.Typer(help="Posts: one piece of content, published to several channels.", no_args_is_help=True)
@@ -74,18 +72,11 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """Queue a post on one or more channels (held for sign-off where a policy asks for one)."""
-    from media.fetch import is_url
     from scheduler import posts
     from scheduler.runtime import build_runtime
 
-    files = media or []
-    alts = alt or []
-    if len(alts) > len(files):
-        raise InvalidInput(f"{len(alts)} --alt texts for {len(files)} --media files")
     runtime = build_runtime()
-    downloads = _download_folder(runtime.settings) if any(is_url(item) for item in files) else None
-    try:
-        paths = [_local(item, runtime.settings, downloads) for item in files]
+    with media_inputs(media, alt, runtime.settings) as files:
         post_id = posts.create_post(
             runtime.db,
             runtime.settings,
@@ -99,7 +90,7 @@ def create(
             link=link,
             language=language,
             author=author,
-            media=[posts.MediaInput(path, alts[i] if i < len(alts) else None) for i, path in enumerate(paths)],
+            media=files or (),
             actor=actor(as_user),
             org=org,
             submit_to=submit_to,
@@ -110,9 +101,6 @@ def create(
             any_language=any_language,
             now=runtime.clock(),
         )
-    finally:
-        if downloads is not None:  # whatever happened: the store keeps its own content-addressed copy
-            shutil.rmtree(downloads, ignore_errors=True)
     _report_new(runtime, post_id, as_json=as_json)
 
 
@@ -153,29 +141,6 @@ def _print_summaries(runtime: Runtime, post_id: int) -> None:
 
     for summary in post_summaries(runtime.db, post_id, runtime.settings):
         print(f"  {summary.line()}")
-
-
-def _download_folder(settings: Settings) -> Path:
-    """This command's own folder for the media it fetches, removed when it ends."""
-    parent = settings.data_dir / "downloads"
-    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=parent))
-
-
-def _local(item: str, settings: Settings, downloads: Path | None) -> Path:
-    """A media argument as a local file: URLs are fetched first, with the safety checks of media.fetch."""
-    from media.fetch import fetch, is_url
-
-    if not is_url(item):
-        return Path(item)
-    assert downloads is not None
-    return fetch(
-        item,
-        downloads,
-        max_bytes=settings.max_media_bytes,
-        timeout=settings.media_fetch_timeout,
-        allowed_hosts=settings.media_allowed_hosts,
-    )
 
 
 @app.command("list")
