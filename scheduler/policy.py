@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from scheduler.documents import MAX_NESTING, nesting
 from scheduler.errors import InvalidInput
 from scheduler.roles import ROLES
 
@@ -61,13 +62,12 @@ def _show(value: Any) -> str:
     a character that cannot be printed (a lone surrogate) is shown escaped."""
     try:
         shown = json.dumps(value, ensure_ascii=False, default=str)
-    except (ValueError, RecursionError):  # circular or too deep; a parsed file is neither (_MAX_NESTING)
+    except (ValueError, RecursionError):  # circular or too deep; a parsed file is neither (MAX_NESTING)
         shown = repr(value)
     shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
     return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
-_MAX_NESTING = 8  # a policy is a table of lists of tables of lists: 4 levels
 _MAX_NAME = 200
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -81,19 +81,6 @@ def _plain(value: str, what: str) -> str:
     if len(value) > _MAX_NAME:
         raise _field_error(value, f"{what} is {len(value)} characters; keep it under {_MAX_NAME}")
     return value
-
-
-def _nesting(data: Any) -> int:
-    """How deep lists and tables are nested in ``data`` (iteratively: a hostile file may be very deep)."""
-    deepest, stack = 0, [(data, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            if deepest > _MAX_NESTING:
-                return deepest
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 def _did_you_mean(value: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -433,8 +420,8 @@ def policy_from_document(document: dict[str, Any]) -> Policy:
 
 
 def _validate(data: Any, *, source: str, toml: bool) -> Policy:
-    if _nesting(data) > _MAX_NESTING:
-        raise InvalidInput(f"{source}: nested more than {_MAX_NESTING} levels deep; a policy needs 4 at most")
+    if nesting(data) > MAX_NESTING:
+        raise InvalidInput(f"{source}: nested more than {MAX_NESTING} levels deep; a policy needs 4 at most")
     if not isinstance(data, dict):
         raise InvalidInput(f"{source}: a policy must be a table (a JSON object), not {_show(data)}")
     data = dict(data)

@@ -10,13 +10,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scheduler.documents import MAX_NESTING, nesting
 from scheduler.errors import InvalidInput
 
 if TYPE_CHECKING:
     from scheduler.posts import MediaInput
     from scheduler.settings import Settings
-
-MAX_NESTING = 8  # a credentials or policy document is a table of values, lists or small tables
 
 
 def read_text(path: Path, what: str, *, max_bytes: int = 1_000_000) -> str:
@@ -36,19 +35,6 @@ def read_text(path: Path, what: str, *, max_bytes: int = 1_000_000) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as bad:
         raise InvalidInput(f"{what} {path} is not UTF-8 text (byte {bad.start + 1})") from None
-
-
-def nesting(data: Any) -> int:
-    """How deep lists and objects are nested in ``data``, counted without recursion (up to past MAX_NESTING)."""
-    deepest, stack = 0, [(data, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            if deepest > MAX_NESTING:
-                return deepest
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 def json_object(path: Path, what: str) -> dict[str, Any]:
