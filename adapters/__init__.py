@@ -10,8 +10,8 @@ from adapters.tiktok import TikTokAdapter
 from adapters.webhook import WebhookAdapter
 from adapters.x import XAdapter
 from adapters.youtube import YouTubeAdapter
-from scheduler.content import ChannelInfo
 from scheduler.errors import InvalidInput
+from scheduler.publishing.content import ChannelInfo
 from scheduler.settings import Settings
 
 ADAPTERS: dict[str, type[Adapter]] = {

@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 from adapters import oauth
 from adapters.errors import Permanent
 from media.specs import SPECS, ChannelSpec
-from scheduler.content import ChannelInfo, Content, problems_for
 from scheduler.credentials import expiring
 from scheduler.errors import ContentRejected
-from scheduler.ports import Limit, Prepared, PreparedMedia, PublishContext, Published
+from scheduler.publishing.content import ChannelInfo, Content, problems_for
+from scheduler.publishing.ports import Limit, Prepared, PreparedMedia, PublishContext, Published
 from scheduler.settings import Settings
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from adapters.base import Adapter, Prepared, PublishContext, Published
 from adapters.errors import Permanent
-from scheduler.content import Content
-from scheduler.outbox import write_request
+from scheduler.publishing.content import Content
+from scheduler.publishing.outbox import write_request
 
 
 class DryRunAdapter(Adapter):

@@ -36,8 +36,8 @@ import requests
 from adapters._http import retry_after_seconds, shared_session, translate_transport_errors
 from adapters.base import Adapter, Prepared
 from adapters.errors import AuthExpired, OutcomeUnknown, Permanent, Retryable
-from scheduler.content import Content
-from scheduler.ports import PreparedMedia, PublishContext, Published
+from scheduler.publishing.content import Content
+from scheduler.publishing.ports import PreparedMedia, PublishContext, Published
 from scheduler.settings import LINKEDIN_VERSION_LAG, Settings
 
 log = logging.getLogger(__name__)

@@ -51,10 +51,10 @@ import requests
 from adapters._http import USER_AGENT, retry_after_seconds, shared_session, translate_transport_errors
 from adapters.base import Adapter, Prepared
 from adapters.errors import AdapterError, AuthExpired, OutcomeUnknown, Permanent, Retryable
-from scheduler.content import Content
 from scheduler.errors import InvalidInput
 from scheduler.media_server import public_url
-from scheduler.ports import Limit, PreparedMedia, PublishContext, Published
+from scheduler.publishing.content import Content
+from scheduler.publishing.ports import Limit, PreparedMedia, PublishContext, Published
 
 # §3.2 step 3 [TK4]. "MB" is not defined there; each bound takes the reading that satisfies both
 # (5 MiB >= 5,000,000 bytes; 64,000,000 bytes <= 64 MiB).

@@ -15,7 +15,7 @@ import requests
 from adapters._http import retry_after_seconds, shared_session, translate_transport_errors
 from adapters.base import Adapter, Prepared, PublishContext, Published
 from adapters.errors import AuthExpired, OutcomeUnknown, Permanent, Retryable
-from scheduler.content import ChannelInfo, Content
+from scheduler.publishing.content import ChannelInfo, Content
 from scheduler.redaction import redact_secret_url
 from scheduler.settings import Settings
 

@@ -33,8 +33,8 @@ from adapters._http import USER_AGENT, retry_after_seconds, translate_transport_
 from adapters.base import Adapter, Prepared
 from adapters.errors import AuthExpired, OutcomeUnknown, Permanent, Retryable
 from media.text import split_thread
-from scheduler.content import Content
-from scheduler.ports import Limit, PreparedMedia, PublishContext, Published
+from scheduler.publishing.content import Content
+from scheduler.publishing.ports import Limit, PreparedMedia, PublishContext, Published
 
 TWEEPY_HOST = "https://api.twitter.com"
 _URL = re.compile(r"https?://\S+")

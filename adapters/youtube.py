@@ -57,9 +57,9 @@ from adapters._http import retry_after_seconds, shared_session, translate_transp
 from adapters.base import Adapter, Prepared
 from adapters.errors import AdapterError, AuthExpired, OutcomeUnknown, Permanent, Retryable
 from media.specs import SPECS
-from scheduler.content import Content
 from scheduler.errors import ContentRejected
-from scheduler.ports import PreparedMedia, PublishContext, Published
+from scheduler.publishing.content import Content
+from scheduler.publishing.ports import PreparedMedia, PublishContext, Published
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Options:
     made_for_kids: bool | None = None
     notify_subscribers: bool | None = None
     chunk_size: int = DEFAULT_CHUNK
-    shorts: bool = True  # read by the media pipeline (scheduler.media_prep); checked here
+    shorts: bool = True  # read by the media pipeline (scheduler.publishing.media_prep); checked here
 
 
 def read_options(raw: dict[str, object]) -> tuple[Options, list[str]]:

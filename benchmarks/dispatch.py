@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scheduler import posts  # noqa: E402
-from scheduler.embedded import run_embedded  # noqa: E402
+from scheduler.publishing.embedded import run_embedded  # noqa: E402
 from scheduler.runtime import Runtime, build_runtime  # noqa: E402
 from scheduler.settings import Settings  # noqa: E402
 from scheduler.store import Channel, Post, Publication  # noqa: E402

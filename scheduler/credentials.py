@@ -16,10 +16,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select, text, update
 
 from scheduler.errors import ConfigurationError
+from scheduler.publishing.transitions import record_event
 from scheduler.redaction import MASK, is_secret_name, redact, redact_secret_url, redact_value, remember_fields
 from scheduler.settings import Settings
 from scheduler.store import Channel, Database, Event, Publication
-from scheduler.transitions import record_event
 
 
 def _fernet(settings: Settings) -> Fernet:

@@ -15,12 +15,14 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from scheduler import campaigns, editorial, posts
+from scheduler import posts
+from scheduler.calendar import campaigns
 from scheduler.cli._output import print_table
-from scheduler.embedded import run_embedded
+from scheduler.editorial import people, signoff
+from scheduler.publishing.embedded import run_embedded
+from scheduler.publishing.states import FINAL
 from scheduler.runtime import build_runtime
 from scheduler.settings import Settings
-from scheduler.states import FINAL
 
 CAMPAIGN_DAY = "women-and-girls-in-science-day"
 CHANNELS = [("demo-x", "x"), ("demo-linkedin", "linkedin"), ("demo-tiktok", "tiktok"), ("demo-youtube", "youtube")]
@@ -61,10 +63,10 @@ def run_demo(directory: Path, *, timeout: float) -> int:
     runtime = build_runtime(settings)
     now = runtime.clock()
     # an organisation with its default policy: a contributor writes, an editor signs off
-    editorial.add_org(runtime.db, name="demo", display_name="Demo collaboration", now=now)
+    people.add_org(runtime.db, name="demo", display_name="Demo collaboration", now=now)
     for user, role in (("ana", "contributor"), ("eve", "editor")):
-        editorial.add_user(runtime.db, name=user, now=now)
-        editorial.set_role(runtime.db, user=user, org="demo", role=role, now=now)
+        people.add_user(runtime.db, name=user, now=now)
+        people.set_role(runtime.db, user=user, org="demo", role=role, now=now)
     for name, platform in CHANNELS:
         posts.add_channel(
             runtime.db,
@@ -91,7 +93,7 @@ def run_demo(directory: Path, *, timeout: float) -> int:
         now=now,
     )
     print(f"demo: ana wrote post {post_id} for {len(CHANNELS)} dry-run channels, due {due:%H:%M:%S} UTC")
-    signed = editorial.approve(runtime.db, post_id, actor="eve", now=runtime.clock())
+    signed = signoff.approve(runtime.db, post_id, actor="eve", now=runtime.clock())
     print(f"demo: eve (editor) signed it off for {', '.join(signed.signed)}; it is {signed.review}")
     campaign_id, _ = campaigns.add_campaign(
         runtime.db,

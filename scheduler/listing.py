@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from scheduler.errors import InvalidInput
 from scheduler.posts import post_view
-from scheduler.states import PublicationState
+from scheduler.publishing.states import PublicationState
 from scheduler.store import Channel, Database, Event, Organisation, Post, Publication, SignOff
 
 STATES = [state.value for state in PublicationState]

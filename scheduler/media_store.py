@@ -24,8 +24,8 @@ from sqlalchemy import select, text
 from media.files import file_sha256, sniff_video
 from media.images import read_image
 from media.video import verify as verify_video
-from scheduler.content import MediaItem
 from scheduler.errors import InvalidMedia
+from scheduler.publishing.content import MediaItem
 from scheduler.store import CampaignMedia, Database, PostMedia
 
 log = logging.getLogger(__name__)

@@ -15,19 +15,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from media.specs import SPECS
-from scheduler import editorial, languages, media_store, timetable
-from scheduler.authorization import Action, authorize
-from scheduler.content import Content, MediaItem, problems_for
+from scheduler import languages, media_store
 from scheduler.credentials import encrypt_credentials, seal_options
+from scheduler.editorial import people, shares, signoff
+from scheduler.editorial.authorization import Action, authorize
+from scheduler.editorial.policy import is_trivial_edit
 from scheduler.errors import ContentRejected, InvalidInput, InvalidTime, Refused, StateConflict, UnknownChannel
-from scheduler.media_prep import needs_renditions
 from scheduler.media_store import StoredMedia
-from scheduler.policy import is_trivial_edit
+from scheduler.planning import timetable
+from scheduler.planning.slots import parse_priority
+from scheduler.publishing.content import Content, MediaItem, problems_for
+from scheduler.publishing.media_prep import needs_renditions
+from scheduler.publishing.states import APPROVED, CANCELLABLE, DRAFT, EDITABLE, RETRYABLE, SUBMITTED, PublicationState
+from scheduler.publishing.transitions import record_event, transition
 from scheduler.settings import Settings
-from scheduler.slots import parse_priority
-from scheduler.states import APPROVED, CANCELLABLE, DRAFT, EDITABLE, RETRYABLE, SUBMITTED, PublicationState
 from scheduler.store import Channel, Database, Event, Post, PostMedia, PostVariant, Publication
-from scheduler.transitions import record_event, transition
 from scheduler.when import DueTime, get_zone, parse_due
 
 S = PublicationState
@@ -72,7 +74,7 @@ def add_channel(
     with db.transaction() as session:
         if session.scalar(select(Channel.id).where(Channel.name == name)) is not None:
             raise InvalidInput(f"a channel named {name!r} already exists")
-        owner = editorial.org_named(session, org) if org else None
+        owner = people.org_named(session, org) if org else None
         authorize(session, actor, Action.ADD_CHANNEL, [owner.id if owner else None], subject=name)
         channel = Channel(
             org_id=owner.id if owner else None,
@@ -105,10 +107,10 @@ def assign_channel(
     posts already waiting on the channel, which are held or released at once. Returns those posts."""
     with db.transaction() as session:
         target = channels_named(session, [channel])[0]
-        owner = editorial.org_named(session, org) if org else None
+        owner = people.org_named(session, org) if org else None
         # both sides: the organisation that has the channel gives it, the one that gets it takes it
         authorize(session, actor, Action.ASSIGN_CHANNEL, [target.org_id, owner.id if owner else None], subject=channel)
-        previous = editorial.org_named_by_id(session, target.org_id) if target.org_id else None
+        previous = people.org_named_by_id(session, target.org_id) if target.org_id else None
         target.org_id = owner.id if owner else None
         session.flush()
         pending = session.scalars(
@@ -120,8 +122,8 @@ def assign_channel(
             )
         ).all()
         for post_id in sorted(set(pending)):
-            post = editorial.load_post(session, post_id)
-            editorial.settle(session, post, now=now, actor=actor)
+            post = signoff.load_post(session, post_id)
+            signoff.settle(session, post, now=now, actor=actor)
         record_event(
             session,
             "channel.assigned",
@@ -271,9 +273,9 @@ def create_post(
         raise InvalidTime("give either a time (--at or --now) or --queue, not both")
     with db.transaction() as session:
         targets = channels_named(session, channels)
-        post_org = editorial.resolve_author_org(session, actor=actor, org=org, channels=targets, submit_to=submit_to)
+        post_org = signoff.resolve_author_org(session, actor=actor, org=org, channels=targets, submit_to=submit_to)
         if share is not None:
-            offer, _ = editorial.open_share(session, share, actor=actor, text=text)
+            offer, _ = shares.open_share(session, share, actor=actor, text=text)
             post_org = offer.to_org_id
     due = None if queue else parse_due(at, _zone_for(at, tz, targets), now=now, immediately=immediately)
     checked = [
@@ -293,7 +295,7 @@ def create_post(
     # the files are copied before the write transaction, and removed again if the post is not stored
     with media_store.storing(db, checked, settings.media_store) as still_stored, db.transaction() as session:
         targets = channels_named(session, channels)
-        editorial.check_kind(session, targets, post_org, importance, kind)
+        signoff.check_kind(session, targets, post_org, importance, kind)
         if due is not None:
             timetable.check_open(session, targets, due.utc)
         post = Post(
@@ -319,7 +321,7 @@ def create_post(
         session.flush()
         still_stored()  # a refused post with the same file may have just removed the copy
         if share is not None:
-            editorial.adopt_share(session, share, post, now=now)
+            shares.adopt_share(session, share, post, now=now)
         record_event(session, "post.created", now=now, post_id=post.id, actor=author, data={"version": 1})
         rows = []
         for channel in targets:
@@ -359,10 +361,10 @@ def create_post(
                     now=now,
                     post_id=post.id,
                     actor=author,
-                    message=editorial.awaiting(session, post),
+                    message=signoff.awaiting(session, post),
                     data={"version": 1},
                 )
-            editorial.settle(session, post, now=now, actor=author)
+            signoff.settle(session, post, now=now, actor=author)
         return post.id
 
 
@@ -391,7 +393,7 @@ def adopt_share(
     the original whole), title, link, language, media and kind. Returns the copy's post id.
     """
     with db.transaction() as session:
-        _, original = editorial.share_and_original(session, share_id)
+        _, original = shares.share_and_original(session, share_id)
         media = [MediaInput(settings.media_store / m.path, m.alt_text, m.original_name) for m in original.media]
         title, link, language = original.title, original.link, original.language
         kind = (importance or original.importance, format or original.format, priority or original.priority)
@@ -420,7 +422,7 @@ def adopt_share(
 
 
 def _wrong_language(post: Post, channel: Channel) -> bool:
-    """The post's own text, without a variant, is not in the channel's language (editorial.language_hold)."""
+    """The post's own text, without a variant, is not in the channel's language (signoff.language_hold)."""
     if channel.language is None or post.any_language:
         return False
     return not languages.matches(post.language or languages.DEFAULT, channel.language)
@@ -505,14 +507,14 @@ def _plan_edit(
     if set(add) & set(remove):
         raise InvalidInput(f"{', '.join(sorted(set(add) & set(remove)))}: both added and removed")
     with db.read() as session:
-        post = editorial.load_post(session, post_id, lock=False)
-        editorial.require_editor_of(session, actor, post, "edit")
+        post = signoff.load_post(session, post_id, lock=False)
+        signoff.require_editor_of(session, actor, post, "edit")
         pending = _editable(post, adding=bool(add))
         new = channels_named(session, add) if add else []
         channels = [p.channel for p in pending] + new
-        limit = editorial.trivial_edit_limit(session, post)
+        limit = signoff.trivial_edit_limit(session, post)
         media = _as_items([StoredMedia.from_row(m) for m in post.media], settings)
-        shared = editorial.share_and_original(session, post.share_id) if post.share_id is not None else None
+        shared = shares.share_and_original(session, post.share_id) if post.share_id is not None else None
     due = parse_due(at, _zone_for(at, tz, channels), now=now) if at else None
     content = Content(
         text=post.text if text is None else text,
@@ -526,7 +528,7 @@ def _plan_edit(
         if (variant := _language_variant_for(post, channel)) is not None:
             check_fits(_variant_content(post, variant, media), [channel])
     if shared is not None:
-        editorial.check_share_edit(*shared, content.text, title=content.title, link=content.link)
+        shares.check_share_edit(*shared, content.text, title=content.title, link=content.link)
     small = (
         content.title == post.title
         and content.link == post.link
@@ -586,13 +588,13 @@ def edit_post(
             any_language=any_language,
         )
         with db.transaction() as session:
-            post = editorial.load_post(session, post_id)
-            editorial.require_editor_of(session, actor, post, "edit")
+            post = signoff.load_post(session, post_id)
+            signoff.require_editor_of(session, actor, post, "edit")
             pending = _editable(post, adding=bool(add_channels))
             if (
                 post.version != plan.version
                 or tuple(p.id for p in pending) != plan.pending
-                or editorial.trivial_edit_limit(session, post) != plan.limit
+                or signoff.trivial_edit_limit(session, post) != plan.limit
             ):
                 continue  # changed since it was checked: check again
             return _apply_edit(session, post, pending, plan, now=now, actor=actor)
@@ -606,11 +608,11 @@ def _apply_edit(
     if due is not None:
         timetable.check_open(session, [p.channel for p in pending], due.utc)
     if post.share_id is not None:  # a share's terms may have changed: cheap to check again
-        offer, original = editorial.share_and_original(session, post.share_id)
-        editorial.check_share_edit(offer, original, content.text, title=content.title, link=content.link)
+        offer, original = shares.share_and_original(session, post.share_id)
+        shares.check_share_edit(offer, original, content.text, title=content.title, link=content.link)
     changed = content.content_hash != post.content_hash
     if changed:
-        old_hashes = {p.id: editorial.content_of(p)[0] for p in post.publications}
+        old_hashes = {p.id: signoff.content_of(p)[0] for p in post.publications}
         trivial = post.review == APPROVED and plan.small
         post.text, post.title, post.link = content.text, content.title, content.link
         post.version += 1
@@ -620,7 +622,7 @@ def _apply_edit(
             variant.content_hash = _variant_content(post, variant, content.media).content_hash
         record_event(session, "post.edited", now=now, post_id=post.id, actor=actor, data={"version": post.version})
         if trivial:
-            editorial.carry_signoffs(session, post, old_hashes, now=now, actor=actor)
+            signoff.carry_signoffs(session, post, old_hashes, now=now, actor=actor)
     if plan.any_language is not None and plan.any_language != post.any_language:
         post.any_language = plan.any_language
         record_event(
@@ -647,7 +649,7 @@ def _apply_edit(
         }
         message = f"rescheduled to {due.utc.isoformat()}"
         moved = transition(session, waiting, S.SCHEDULED, now=now, values=values, message=message, actor=actor)
-        editorial.require_all_moved(waiting, moved, post)
+        signoff.require_all_moved(waiting, moved, post)
         # a never-attempted publication that needed a person (a missed sign-off deadline) re-enters
         # through the sign-off gate; one that was attempted may have landed and is left alone
         held = [
@@ -665,8 +667,8 @@ def _apply_edit(
             message="content edited: the message in flight is void",
             actor=actor,
         )
-        editorial.require_all_moved(queued, moved, post)
-    editorial.settle(session, post, now=now, actor=actor)
+        signoff.require_all_moved(queued, moved, post)
+    signoff.settle(session, post, now=now, actor=actor)
     return post.version
 
 
@@ -698,7 +700,7 @@ def _remove_channels(
         message="channel removed from the post",
         actor=actor,
     )
-    editorial.require_all_moved(cancel, moved, post)
+    signoff.require_all_moved(cancel, moved, post)
     return [p for p in pending if p not in chosen]
 
 
@@ -717,9 +719,9 @@ def _add_channels(
     allowed = {post.org_id} | {p.channel.org_id for p in post.publications if p.state != S.CANCELLED}
     for channel in targets:
         if actor is not None and channel.org_id is not None and channel.org_id not in allowed:
-            owner = editorial.org_named_by_id(session, channel.org_id)
+            owner = people.org_named_by_id(session, channel.org_id)
             raise Refused(
-                f"rule {editorial.PARTNER_RULE!r}: post {post.id} ({editorial.org_named_by_id(session, post.org_id)}) "
+                f"rule {signoff.PARTNER_RULE!r}: post {post.id} ({people.org_named_by_id(session, post.org_id)}) "
                 f"may not go on {channel.name}, which belongs to {owner}; create a post with --submit-to {owner}"
             )
         authorize(
@@ -734,7 +736,7 @@ def _add_channels(
         existing = on.get(channel.id)
         if existing is not None and existing.state not in (S.CANCELLED, S.FAILED):
             raise InvalidInput(f"post {post.id} is already on {channel.name} ({existing.state})")
-    editorial.check_kind(session, targets, post.org_id, post.importance, post.format)
+    signoff.check_kind(session, targets, post.org_id, post.importance, post.format)
     live = (S.AWAITING_SIGNOFF, S.SCHEDULED, S.QUEUED, S.RETRY_WAIT)
     reference = next((p for p in pending if p.state in live and p.channel_id not in {c.id for c in targets}), None)
     queue = due is None and reference is not None and reference.from_queue
@@ -769,7 +771,7 @@ def _add_channels(
                 message="channel added again",
                 actor=actor,
             )
-            editorial.require_all_moved([existing], moved, post)
+            signoff.require_all_moved([existing], moved, post)
             publication = existing
         else:
             publication = _new_publication(post, channel, due or DueTime(utc=now, zone=channel.timezone), now)
@@ -792,7 +794,7 @@ def _add_channels(
         if queue:
             session.refresh(publication)
             timetable.enqueue(session, channel, [publication], now=now, actor=actor)
-    editorial.fresh(session, post)
+    signoff.fresh(session, post)
 
 
 def add_variant(
@@ -818,10 +820,10 @@ def add_variant(
     if not text.strip():
         raise ContentRejected("the variant's text is empty")
     with db.transaction() as session:
-        post = editorial.load_post(session, post_id)
-        editorial.require_editor_of(session, actor, post, "add a variant to")
+        post = signoff.load_post(session, post_id)
+        signoff.require_editor_of(session, actor, post, "add a variant to")
         if post.share_id is not None:
-            offer, original = editorial.share_and_original(session, post.share_id)
+            offer, original = shares.share_and_original(session, post.share_id)
             if not offer.may_edit:
                 raise Refused(
                     f"rule 'shared as is': post {post_id} is a copy of post {original.id}, shared without changes; "
@@ -864,7 +866,7 @@ def add_variant(
             message=f"{'language ' + language if language else 'channel ' + str(channel)}: "
             f"{', '.join(p.channel.name for p in applies) or 'no channel yet'}",
         )
-        editorial.settle(session, post, now=now, actor=actor)
+        signoff.settle(session, post, now=now, actor=actor)
         return [p.channel.name for p in applies]
 
 
@@ -914,7 +916,7 @@ def retry_post(
     values = {"due_at": now, "attempts": 0, "next_attempt_at": None, "dispatch_token": None}
     # what lacks its sign-off goes back to awaiting_signoff in the same transaction
     return _move_post(
-        db, post_id, channel, RETRYABLE, S.SCHEDULED, values, "retry", now=now, actor=actor, then=editorial.settle
+        db, post_id, channel, RETRYABLE, S.SCHEDULED, values, "retry", now=now, actor=actor, then=signoff.settle
     )
 
 
@@ -934,8 +936,8 @@ def _move_post(
     """A user's action on a post's publications (one channel, or all): those it applies to move,
     and the channels are returned; if it applies to none, StateConflict says why."""
     with db.transaction() as session:
-        post = editorial.load_post(session, post_id)
-        editorial.require_editor_of(session, actor, post, verb)
+        post = signoff.load_post(session, post_id)
+        signoff.require_editor_of(session, actor, post, verb)
         chosen = _publications(post, channel)
         applicable = [p for p in chosen if p.state in movable]
         if not applicable:
@@ -970,7 +972,7 @@ def publication_view(publication: Publication) -> dict[str, Any]:
         "published_at": publication.published_at.isoformat() if publication.published_at else None,
         "last_error": publication.last_error,
         "from_queue": publication.from_queue,
-        "content": editorial.content_of(publication)[1],
+        "content": signoff.content_of(publication)[1],
     }
 
 
@@ -1003,7 +1005,7 @@ def post_view(post: Post) -> dict[str, Any]:
 
 def show_post(db: Database, post_id: int) -> dict[str, Any]:
     with db.read() as session:
-        view = post_view(editorial.load_post(session, post_id, lock=False))
+        view = post_view(signoff.load_post(session, post_id, lock=False))
         return {**view, "requeued": timetable.requeued(session, post_id)}  # moves by the queue of over a day
 
 

@@ -2,7 +2,7 @@
 
 ``redact(text)`` is applied wherever text leaves crosspost's hands or is kept for ever: ``crosspost
 config``, channel views, CLI errors, log records, ``last_error`` and the append-only event log
-(``scheduler.transitions`` redacts every message it writes, so no caller can forget). It hides:
+(``scheduler.publishing.transitions`` redacts every message it writes, so no caller can forget). It hides:
 
 * the userinfo of every URL (``https://user:pass@host`` -> ``https://user:********@host``, a bare
   ``https://TOKEN@host`` -> ``https://********@host``);

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from scheduler.content import ChannelInfo
 from scheduler.credentials import seal_plain_options
-from scheduler.ports import Publisher, RateLimiter
-from scheduler.ratelimit import MemoryLimiter
+from scheduler.publishing.content import ChannelInfo
+from scheduler.publishing.ports import Publisher, RateLimiter
+from scheduler.publishing.ratelimit import MemoryLimiter
 from scheduler.redaction import install_log_redaction
 from scheduler.settings import Settings
 from scheduler.store import Database, open_database
@@ -43,7 +43,7 @@ def build_runtime(settings: Settings | None = None, *, migrate: bool = True) -> 
     # several worker processes share Redis's count; the embedded mode is one process
     limiter: RateLimiter = MemoryLimiter()
     if broker.startswith(("redis://", "rediss://")):
-        from scheduler.ratelimit import RedisLimiter
+        from scheduler.publishing.ratelimit import RedisLimiter
 
         limiter = RedisLimiter(broker)
     db = open_database(settings.database_url, migrate=False)

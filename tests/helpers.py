@@ -78,7 +78,7 @@ def refused(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
 def publish_due(runtime: Runtime, adapters: Any = None) -> None:
     """What the dispatcher and a worker do, in this thread: make the renditions, claim what is
     due and publish it (through ``adapters``, by default the runtime's real ones)."""
-    from scheduler import media_prep, publications
+    from scheduler.publishing import media_prep, publications
 
     for publication_id in media_prep.needing_media(runtime.db, now=runtime.clock(), settings=runtime.settings):
         media_prep.render(runtime.db, publication_id, settings=runtime.settings, clock=runtime.clock)
@@ -98,8 +98,8 @@ def reconcile_until_settled(runtime: Runtime, clock: Any, *, step: float = 5.0, 
     """What the dispatcher's sweep and the workers do after an attempt without an answer: look the
     publication up whenever it is due, as the (test) clock moves on, until it leaves ``unknown``.
     Returns the state after each lookup."""
-    from scheduler import publications
-    from scheduler.states import PublicationState
+    from scheduler.publishing import publications
+    from scheduler.publishing.states import PublicationState
 
     seen: list[PublicationState] = []
     waited = 0.0

@@ -3,7 +3,7 @@
 The actor is a member of ``cms`` (a host) with one role, or of nothing. Each command is aimed at an
 object of ``cms`` (own), of ``atlas`` (another host) or of ``lhcb`` (a partner). The rule is one
 for all: allowed exactly when the actor holds the command's minimum role in every organisation the
-command touches (``scheduler/authorization.py``); instance-wide commands need an admin of a host.
+command touches (``scheduler/editorial/authorization.py``); instance-wide commands need an admin of a host.
 A refusal is one line naming a rule, and changes nothing.
 
 Every command of the CLI must have a row here or be listed as not organisation-scoped, with why:
@@ -22,9 +22,12 @@ from typing import Any
 import pytest
 import typer
 
-from scheduler import campaigns, editorial, posts, timetable
+from scheduler import posts
+from scheduler.calendar import campaigns
 from scheduler.cli import app
-from scheduler.policy import ROLES
+from scheduler.editorial import people, shares, signoff
+from scheduler.editorial.policy import ROLES
+from scheduler.planning import timetable
 from scheduler.runtime import Runtime
 from scheduler.store import open_database
 from tests.conftest import Clock, make_settings
@@ -203,11 +206,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     runtime = Runtime(settings=settings, db=open_database(settings.database_url), clock=Clock(NOW))
     db, now = runtime.db, NOW
     ids: dict[str, int] = {}
-    editorial.add_user(db, name="newbie", now=now)
+    people.add_user(db, name="newbie", now=now)
     for org in ORGS:
-        editorial.add_org(db, name=org, kind="partner" if org == "lhcb" else "host", now=now)
-        editorial.add_user(db, name=f"{org}-author", now=now)
-        editorial.set_role(db, user=f"{org}-author", org=org, role="contributor", now=now)
+        people.add_org(db, name=org, kind="partner" if org == "lhcb" else "host", now=now)
+        people.add_user(db, name=f"{org}-author", now=now)
+        people.set_role(db, user=f"{org}-author", org=org, role="contributor", now=now)
         posts.add_channel(db, settings, name=f"{org}-x", platform="x", dry_run=True, org=org, now=now)
         due = (now + timedelta(days=10)).isoformat()
         ids[f"post:{org}"] = posts.create_post(
@@ -216,12 +219,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         ids[f"draft:{org}"] = posts.create_post(
             db, settings, text=f"{org} draft", channels=[f"{org}-x"], at=due, now=now, actor=f"{org}-author", draft=True
         )
-        editorial.add_user(db, name=f"{org}-signer", now=now)
-        editorial.set_role(db, user=f"{org}-signer", org=org, role="editor", now=now)
+        people.add_user(db, name=f"{org}-signer", now=now)
+        people.set_role(db, user=f"{org}-signer", org=org, role="editor", now=now)
         ids[f"approved:{org}"] = posts.create_post(
             db, settings, text=f"{org} result", channels=[f"{org}-x"], at=due, now=now, actor=f"{org}-author"
         )
-        editorial.approve(db, ids[f"approved:{org}"], actor=f"{org}-signer", now=now)
+        signoff.approve(db, ids[f"approved:{org}"], actor=f"{org}-signer", now=now)
         ids[f"campaign:{org}"], _ = campaigns.add_campaign(
             db,
             settings,
@@ -236,12 +239,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
             db, name="quiet", start="2027-09-01T00:00Z", end="2027-09-02T00:00Z", channel=f"{org}-x", now=now
         )
     for role in ROLES:
-        editorial.add_user(db, name=f"cms-{role}", now=now)
-        editorial.set_role(db, user=f"cms-{role}", org="cms", role=role, now=now)
-    editorial.add_user(db, name="stranger", now=now)
+        people.add_user(db, name=f"cms-{role}", now=now)
+        people.set_role(db, user=f"cms-{role}", org="cms", role=role, now=now)
+    people.add_user(db, name="stranger", now=now)
     # shares: out of each organisation's post, and offered to each organisation
     for giver, taker in (("cms", "lhcb"), ("atlas", "cms"), ("lhcb", "atlas")):
-        ids[f"share-from:{giver}"] = ids[f"share-to:{taker}"] = editorial.share(
+        ids[f"share-from:{giver}"] = ids[f"share-to:{taker}"] = shares.share(
             db, ids[f"approved:{giver}"], to_org=taker, now=now
         )
     files = {

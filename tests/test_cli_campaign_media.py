@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from scheduler import campaigns, posts
+from scheduler import posts
+from scheduler.calendar import campaigns
 from scheduler.runtime import Runtime
 from scheduler.store import Publication, open_database
 from tests.conftest import Clock, make_settings

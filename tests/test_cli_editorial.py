@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.editorial import SIGNOFF_FIELDS
+from scheduler.editorial.overview import SIGNOFF_FIELDS
 from tests.helpers import Run, ok, refused, write_image
 
 BAD_POLICY = """\

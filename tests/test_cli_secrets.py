@@ -202,7 +202,7 @@ def test_webhook_urls_stored_in_plain_text_before_are_encrypted_on_upgrade(cli: 
     _assert_hidden(_stored_bytes(data))
     runtime = build_runtime()
     try:
-        from scheduler.publications import channel_options
+        from scheduler.publishing.publications import channel_options
 
         with runtime.db.transaction() as session:
             from scheduler.store import Channel

@@ -103,12 +103,13 @@ def _view(channel: Any, org: str | None, settings: Settings) -> dict[str, Any]:
 @app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List channels."""
-    from scheduler import editorial, posts
+    from scheduler import posts
+    from scheduler.editorial import people
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
     db = runtime.db
-    owners = {name: row["name"] for row in editorial.list_orgs(db) for name in row["channels"]}
+    owners = {name: row["name"] for row in people.list_orgs(db) for name in row["channels"]}
     views = [_view(channel, owners.get(channel.name), runtime.settings) for channel in posts.list_channels(db)]
     if as_json:
         print_json(views)

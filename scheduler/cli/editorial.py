@@ -9,8 +9,8 @@ import typer
 
 from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor
+from scheduler.editorial.roles import ROLES
 from scheduler.errors import InvalidInput
-from scheduler.roles import ROLES
 
 org_app = typer.Typer(help="Organisations: the host collaboration and its partners.", no_args_is_help=True)
 user_app = typer.Typer(help="People and their roles in organisations.", no_args_is_help=True)
@@ -29,21 +29,21 @@ def org_add(
     kind: Annotated[str, typer.Option(help="host or partner")] = "host",
 ) -> None:
     """Add an organisation (it uses the default approval policy until one is set)."""
-    from scheduler import editorial
+    from scheduler.editorial import people
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
-    org = editorial.add_org(runtime.db, name=name, display_name=display_name, kind=kind, now=runtime.clock())
+    org = people.add_org(runtime.db, name=name, display_name=display_name, kind=kind, now=runtime.clock())
     print(f"organisation {org.name} added ({org.kind})")
 
 
 @org_app.command("list")
 def org_list(as_json: JsonFlag = False) -> None:
     """List organisations with their members, channels and policy."""
-    from scheduler import editorial
+    from scheduler.editorial import people
     from scheduler.runtime import build_runtime
 
-    rows = editorial.list_orgs(build_runtime().db)
+    rows = people.list_orgs(build_runtime().db)
     if as_json:
         print_json(rows)
         return
@@ -72,11 +72,11 @@ def user_add(
     email: Annotated[str | None, typer.Option(help="Where to reach them")] = None,
 ) -> None:
     """Add a person (give them a role with `crosspost user role`)."""
-    from scheduler import editorial
+    from scheduler.editorial import people
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
-    user = editorial.add_user(runtime.db, name=name, display_name=display_name, email=email, now=runtime.clock())
+    user = people.add_user(runtime.db, name=name, display_name=display_name, email=email, now=runtime.clock())
     print(f"user {user.name} added")
 
 
@@ -89,13 +89,13 @@ def user_role(
     as_user: AsUser = None,
 ) -> None:
     """Give a user a role in an organisation, or remove them from it."""
-    from scheduler import editorial
+    from scheduler.editorial import people
     from scheduler.runtime import build_runtime
 
     if (role is None) == (not remove):
         raise InvalidInput(f"give either --role ({', '.join(ROLES)}) or --remove")
     runtime = build_runtime()
-    editorial.set_role(runtime.db, user=name, org=org, role=role, now=runtime.clock(), actor=actor(as_user))
+    people.set_role(runtime.db, user=name, org=org, role=role, now=runtime.clock(), actor=actor(as_user))
     if remove:
         print(f"{name} removed from {org}")
     else:
@@ -106,10 +106,10 @@ def user_role(
 @user_app.command("list")
 def user_list(as_json: JsonFlag = False) -> None:
     """List users and their roles."""
-    from scheduler import editorial
+    from scheduler.editorial import people
     from scheduler.runtime import build_runtime
 
-    rows = editorial.list_users(build_runtime().db)
+    rows = people.list_users(build_runtime().db)
     if as_json:
         print_json(rows)
         return
@@ -151,11 +151,11 @@ def policy_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Print an organisation's policy as a policy file (TOML), or as JSON."""
-    from scheduler import editorial
-    from scheduler.policy import policy_as_toml
+    from scheduler.editorial import signoff
+    from scheduler.editorial.policy import policy_as_toml
     from scheduler.runtime import build_runtime
 
-    policy = editorial.show_policy(build_runtime().db, org=org)
+    policy = signoff.show_policy(build_runtime().db, org=org)
     if as_json:
         print_json(policy.to_document())
     else:
@@ -169,12 +169,12 @@ def policy_set(
     as_user: AsUser = None,
 ) -> None:
     """Check FILE and make it the organisation's policy; a bad file changes nothing."""
-    from scheduler import editorial
+    from scheduler.editorial import signoff
     from scheduler.runtime import build_runtime
 
     text = _read(file)
     runtime = build_runtime()
-    policy = editorial.set_policy(
+    policy = signoff.set_policy(
         runtime.db, org=org, text=text, source=str(file), now=runtime.clock(), actor=actor(as_user)
     )
     print(f"policy of {org} set: {_rules(len(policy.rules))}")
@@ -183,7 +183,7 @@ def policy_set(
 @policy_app.command("check")
 def policy_check(file: Annotated[Path, typer.Argument(help="Policy file (TOML, or JSON)")]) -> None:
     """Check a policy file without changing anything."""
-    from scheduler.policy import parse_policy
+    from scheduler.editorial.policy import parse_policy
 
     policy = parse_policy(_read(file), source=str(file))
     print(f"ok: {_rules(len(policy.rules))}")

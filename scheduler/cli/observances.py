@@ -31,7 +31,7 @@ AltOption = Annotated[list[str] | None, typer.Option(help="Alt text for the medi
 
 
 def _range(year: int | None, start: str | None, end: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
-    from scheduler import observances
+    from scheduler.calendar import observances
 
     if year is not None and (start or end):
         raise InvalidInput("give either --year or --from/--to, not both")
@@ -65,7 +65,7 @@ def calendar_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Awareness days in a range of dates."""
-    from scheduler import campaigns
+    from scheduler.calendar import campaigns
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -91,7 +91,7 @@ def calendar_list(
 @calendar_app.command("show")
 def calendar_show(observance_id: str, as_json: JsonFlag = False) -> None:
     """One observance: its rules over the years, overrides, sources and next dates."""
-    from scheduler import campaigns, observances
+    from scheduler.calendar import campaigns, observances
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -128,7 +128,7 @@ def calendar_import(
     as_user: AsUser = None,
 ) -> None:
     """Add your own observances from an .ics file (yearly RRULEs, EXDATEs, or one event per year)."""
-    from scheduler import campaigns
+    from scheduler.calendar import campaigns
     from scheduler.runtime import build_runtime
 
     try:
@@ -147,7 +147,7 @@ def calendar_export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of standard output")] = None,
 ) -> None:
     """The calendar as .ics: one all-day event per occurrence, for Google Calendar or Outlook."""
-    from scheduler import campaigns, ics
+    from scheduler.calendar import campaigns, ics
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -183,7 +183,7 @@ def campaign_add(
     as_user: AsUser = None,
 ) -> None:
     """Attach content to an observance; its post is created --lead-days ahead and goes through sign-off."""
-    from scheduler import campaigns
+    from scheduler.calendar import campaigns
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -233,7 +233,7 @@ def campaign_edit(
     as_user: AsUser = None,
 ) -> None:
     """Change a campaign for the years to come, checked as its next posts will be (posts it made stay)."""
-    from scheduler import campaigns
+    from scheduler.calendar import campaigns
     from scheduler.runtime import build_runtime
 
     if no_media and media:
@@ -260,7 +260,7 @@ def campaign_edit(
 
 
 def _report(runtime: Runtime, campaign_id: int, warnings: list[str]) -> None:
-    from scheduler import campaigns
+    from scheduler.calendar import campaigns
 
     view = campaigns.campaign_view(runtime.db, campaign_id, now=runtime.clock())
     print(f"campaign {campaign_id}: {view['observance']} on {', '.join(view['channels'])}")
@@ -277,7 +277,7 @@ def _report(runtime: Runtime, campaign_id: int, warnings: list[str]) -> None:
 @campaign_app.command("list")
 def campaign_list(as_json: JsonFlag = False) -> None:
     """Every campaign."""
-    from scheduler import campaigns
+    from scheduler.calendar import campaigns
     from scheduler.runtime import build_runtime
 
     rows = campaigns.list_campaigns(build_runtime().db)
@@ -304,7 +304,7 @@ def campaign_list(as_json: JsonFlag = False) -> None:
 @campaign_app.command("show")
 def campaign_show(campaign_id: CampaignId, as_json: JsonFlag = False) -> None:
     """One campaign: its next post, warnings, and the posts it made."""
-    from scheduler import campaigns
+    from scheduler.calendar import campaigns
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -327,7 +327,7 @@ def campaign_show(campaign_id: CampaignId, as_json: JsonFlag = False) -> None:
 @campaign_app.command("remove")
 def campaign_remove(campaign_id: CampaignId, as_user: AsUser = None) -> None:
     """Stop a campaign (posts it already made stay; cancel them like any post)."""
-    from scheduler import campaigns
+    from scheduler.calendar import campaigns
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()

@@ -15,8 +15,8 @@ from scheduler.cli._output import print_json, print_table
 from scheduler.cli._people import AsUser, actor, person
 from scheduler.cli._types import MAX_ID, PostId, ShareId, id_option
 from scheduler.errors import InvalidInput, NotFound
+from scheduler.publishing.states import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED
 from scheduler.redaction import redact, redact_optional
-from scheduler.states import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED
 
 if TYPE_CHECKING:
     from scheduler.runtime import Runtime
@@ -120,10 +120,11 @@ _STANDING = {
 
 
 def _report_new(runtime: Runtime, post_id: int, *, as_json: bool, prefix: str = "") -> None:
-    from scheduler import editorial, posts
+    from scheduler import posts
+    from scheduler.editorial import overview
 
     view = posts.show_post(runtime.db, post_id)
-    review = editorial.review_view(runtime.db, post_id)
+    review = overview.review_view(runtime.db, post_id)
     if as_json:
         print_json({**view, "review": review["review"]})
         return
@@ -137,7 +138,7 @@ def _report_new(runtime: Runtime, post_id: int, *, as_json: bool, prefix: str = 
 
 def _print_summaries(runtime: Runtime, post_id: int) -> None:
     """One line per channel: the text as the platform counts it against its limit, the thread, media."""
-    from scheduler.preview import post_summaries
+    from scheduler.publishing.preview import post_summaries
 
     for summary in post_summaries(runtime.db, post_id, runtime.settings):
         print(f"  {summary.line()}")
@@ -194,12 +195,13 @@ def list_(
 @app.command("show")
 def show(post_id: PostId, as_json: JsonFlag = False) -> None:
     """Show one post, its review state, its publications and their last errors."""
-    from scheduler import editorial, posts
+    from scheduler import posts
+    from scheduler.editorial import overview
     from scheduler.runtime import build_runtime
 
     db = build_runtime().db.reader()  # reads take no write lock: they answer while a writer works
     view = posts.show_post(db, post_id)
-    review = editorial.review_view(db, post_id)["review"]
+    review = overview.review_view(db, post_id)["review"]
     for publication in view["publications"]:
         publication["last_error"] = redact_optional(publication["last_error"])
     if as_json:
@@ -241,7 +243,8 @@ def edit(
     as_user: AsUser = None,
 ) -> None:
     """Change a post's content, due time or channels before it goes out (changed content needs a new sign-off)."""
-    from scheduler import editorial, posts
+    from scheduler import posts
+    from scheduler.editorial import overview
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -260,7 +263,7 @@ def edit(
         any_language=any_language,
         now=runtime.clock(),
     )
-    view = editorial.review_view(runtime.db, post_id)
+    view = overview.review_view(runtime.db, post_id)
     review = view["review"]
     print(f"post {post_id} is now version {version} ({review.replace('_', ' ')})")
     if channel or remove_channel:
@@ -271,7 +274,7 @@ def edit(
             print(f"  {name}: removed ({states.get(name)})")
     _print_summaries(runtime, post_id)
     if at is not None:
-        for warning in editorial.deadline_warnings(runtime.db, post_id, now=runtime.clock()):
+        for warning in overview.deadline_warnings(runtime.db, post_id, now=runtime.clock()):
             print(f"warning: {warning}", file=sys.stderr)
 
 
@@ -285,9 +288,9 @@ def preview(
     """Write exactly what each channel would receive (the dry-run outbox's files: request body, text
     as counted and escaped, the thread split, each rendition) and an HTML contact sheet; publishes
     nothing and changes no publication."""
-    from scheduler import media_prep
-    from scheduler.preview import as_json as previews_json
-    from scheduler.preview import contact_sheet, write_preview
+    from scheduler.publishing import media_prep
+    from scheduler.publishing.preview import as_json as previews_json
+    from scheduler.publishing.preview import contact_sheet, write_preview
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -349,18 +352,18 @@ def retry(
 @app.command("submit")
 def submit(post_id: PostId, as_user: AsUser = None) -> None:
     """Submit a draft (or a post changes were requested on) for sign-off."""
-    from scheduler import editorial
+    from scheduler.editorial import signoff
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
-    editorial.submit(runtime.db, post_id, now=runtime.clock(), actor=actor(as_user))
+    signoff.submit(runtime.db, post_id, now=runtime.clock(), actor=actor(as_user))
     _report_review(runtime, post_id)
 
 
 def _report_review(runtime: Runtime, post_id: int) -> None:
-    from scheduler import editorial
+    from scheduler.editorial import overview
 
-    review = editorial.review_view(runtime.db, post_id)
+    review = overview.review_view(runtime.db, post_id)
     state = review["review"]
     if state == APPROVED:
         print(f"post {post_id} is approved: it will publish as scheduled")
@@ -377,12 +380,12 @@ def approve(
     as_user: AsUser = None,
 ) -> None:
     """Sign off the post's current content, for every organisation you may sign for."""
-    from scheduler import editorial
+    from scheduler.editorial import signoff
     from scheduler.runtime import build_runtime
 
     signer = person(as_user, "signing off")
     runtime = build_runtime()
-    approval = editorial.approve(runtime.db, post_id, actor=signer, note=note, now=runtime.clock())
+    approval = signoff.approve(runtime.db, post_id, actor=signer, note=note, now=runtime.clock())
     if approval.signed:
         print(f"post {post_id}: {signer} signed for {', '.join(approval.signed)}")
     else:
@@ -402,12 +405,12 @@ def request_changes(
     as_user: AsUser = None,
 ) -> None:
     """Send the post back to its author with the changes wanted; it is held until resubmitted."""
-    from scheduler import editorial
+    from scheduler.editorial import signoff
     from scheduler.runtime import build_runtime
 
     reviewer = person(as_user, "requesting changes")
     runtime = build_runtime()
-    editorial.request_changes(runtime.db, post_id, actor=reviewer, text=text, now=runtime.clock())
+    signoff.request_changes(runtime.db, post_id, actor=reviewer, text=text, now=runtime.clock())
     print(f"post {post_id}: changes requested by {reviewer}; it is held until resubmitted")
 
 
@@ -418,12 +421,12 @@ def comment(
     as_user: AsUser = None,
 ) -> None:
     """Comment on a post (kept with the post's version)."""
-    from scheduler import editorial
+    from scheduler.editorial import signoff
     from scheduler.runtime import build_runtime
 
     author = person(as_user, "commenting")
     runtime = build_runtime()
-    editorial.comment(runtime.db, post_id, actor=author, text=text, now=runtime.clock())
+    signoff.comment(runtime.db, post_id, actor=author, text=text, now=runtime.clock())
     print(f"post {post_id}: comment by {author} added")
 
 
@@ -435,11 +438,11 @@ def share(
     as_user: AsUser = None,
 ) -> None:
     """Offer an approved post to a partner, to adopt on its own channels under its own policy."""
-    from scheduler import editorial
+    from scheduler.editorial import shares
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
-    share_id = editorial.share(
+    share_id = shares.share(
         runtime.db, post_id, to_org=with_org, may_edit=may_edit, actor=actor(as_user), now=runtime.clock()
     )
     terms = "may edit the text" if may_edit else "text as is"
@@ -447,9 +450,9 @@ def share(
 
 
 def _shared(runtime: Runtime, share_id: int) -> dict[str, Any]:
-    from scheduler import editorial
+    from scheduler.editorial import shares
 
-    for row in editorial.list_shares(runtime.db):
+    for row in shares.list_shares(runtime.db):
         if row["id"] == share_id:
             return row
     raise NotFound(f"no share with id {share_id}")
@@ -503,11 +506,11 @@ def unshare(
     as_user: AsUser = None,
 ) -> None:
     """Withdraw a share; the partner's copy is cancelled unless it is already out."""
-    from scheduler import editorial
+    from scheduler.editorial import shares
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
-    cancelled = editorial.withdraw_share(runtime.db, share_id, actor=actor(as_user), now=runtime.clock())
+    cancelled = shares.withdraw_share(runtime.db, share_id, actor=actor(as_user), now=runtime.clock())
     print(f"share {share_id} withdrawn" + (f"; the copy was cancelled on {', '.join(cancelled)}" if cancelled else ""))
 
 
@@ -517,10 +520,10 @@ def shares(
     as_json: JsonFlag = False,
 ) -> None:
     """List shares between organisations."""
-    from scheduler import editorial
+    from scheduler.editorial import shares
     from scheduler.runtime import build_runtime
 
-    rows = editorial.list_shares(build_runtime().db.reader(), org=org)
+    rows = shares.list_shares(build_runtime().db.reader(), org=org)
     if as_json:
         print_json(rows)
         return
@@ -568,10 +571,10 @@ def variant(
 @app.command("review")
 def review(post_id: PostId, as_json: JsonFlag = False) -> None:
     """Where a post stands in review: what each channel needs, and the comments."""
-    from scheduler import editorial
+    from scheduler.editorial import overview
     from scheduler.runtime import build_runtime
 
-    view = editorial.review_view(build_runtime().db.reader(), post_id)
+    view = overview.review_view(build_runtime().db.reader(), post_id)
     if as_json:
         print_json(view)
         return
@@ -602,16 +605,16 @@ def signoffs(
     format_: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
 ) -> None:
     """The sign-off record: who signed which exact content (its hash), when, under which rule."""
-    from scheduler import editorial
+    from scheduler.editorial import overview
     from scheduler.runtime import build_runtime
 
     if format_ not in ("csv", "json"):
         raise InvalidInput(f"--format {format_!r}: use csv or json")
-    rows = editorial.signoff_record(build_runtime().db.reader(), org=org, post_id=post)
+    rows = overview.signoff_record(build_runtime().db.reader(), org=org, post_id=post)
     if format_ == "json":
         print_json(rows)
     else:
-        sys.stdout.write(editorial.as_csv(rows, editorial.SIGNOFF_FIELDS))
+        sys.stdout.write(overview.as_csv(rows, overview.SIGNOFF_FIELDS))
 
 
 EVENTS_PAGE = 200

@@ -64,7 +64,7 @@ def config(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 def up(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Run the dispatcher and a worker in this process (embedded mode: no broker needed)."""
-    from scheduler.embedded import run_embedded
+    from scheduler.publishing.embedded import run_embedded
     from scheduler.runtime import build_runtime
 
     _logging(verbose)
@@ -123,8 +123,8 @@ def dispatcher(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False
 
     _require_broker()
     _logging(verbose)
-    from scheduler import tasks
-    from scheduler.dispatch import run_dispatcher
+    from scheduler.publishing import tasks
+    from scheduler.publishing.dispatch import run_dispatcher
 
     runtime = build_runtime()
     run_dispatcher(
@@ -153,7 +153,7 @@ def worker(
         "-m",
         "celery",
         "-A",
-        "scheduler.celery_app",
+        "scheduler.publishing.celery_app",
         "worker",
         f"--concurrency={concurrency}",
         f"--pool={pool}",

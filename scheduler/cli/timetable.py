@@ -43,7 +43,7 @@ def set_(
     as_user: AsUser = None,
 ) -> None:
     """Set a channel's posting schedule (slots are wall times in the channel's zone)."""
-    from scheduler import timetable
+    from scheduler.planning import timetable
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -66,7 +66,7 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """The channel's slots for the next days, in its time zone, and what holds each."""
-    from scheduler import timetable
+    from scheduler.planning import timetable
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -118,7 +118,7 @@ def blackout_add(
     as_user: AsUser = None,
 ) -> None:
     """Publish nothing between two times; what was due inside moves to after it."""
-    from scheduler import timetable
+    from scheduler.planning import timetable
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -138,7 +138,7 @@ def blackout_add(
 @blackout_app.command("list")
 def blackout_list(as_json: JsonFlag = False) -> None:
     """Blackouts running or still to come."""
-    from scheduler import timetable
+    from scheduler.planning import timetable
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -158,7 +158,7 @@ def blackout_remove(
     as_user: AsUser = None,
 ) -> None:
     """Remove a blackout."""
-    from scheduler import timetable
+    from scheduler.planning import timetable
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -171,7 +171,7 @@ def pause(
     as_user: AsUser = None,
 ) -> None:
     """Stop publishing everywhere until `crosspost resume` (nothing is claimed meanwhile)."""
-    from scheduler import timetable
+    from scheduler.planning import timetable
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
@@ -181,7 +181,7 @@ def pause(
 
 def resume(as_user: AsUser = None) -> None:
     """Publish again; what fell due during the pause is spread out within each channel's limits."""
-    from scheduler import timetable
+    from scheduler.planning import timetable
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()

@@ -9,8 +9,8 @@ import pytest
 from adapters import DryRunAdapter, PublishContext, get_adapter
 from adapters.linkedin import escape_little_text
 from adapters.youtube import derive_title
-from scheduler.content import ChannelInfo, Content, MediaItem
 from scheduler.errors import ContentRejected
+from scheduler.publishing.content import ChannelInfo, Content, MediaItem
 from scheduler.settings import Settings
 from tests.conftest import make_settings
 from tests.helpers import write_image

@@ -12,11 +12,12 @@ import pytest
 import requests
 
 from adapters.linkedin import LinkedInAdapter
-from scheduler import posts, publications
-from scheduler.content import ChannelInfo, Content
-from scheduler.ports import Limit, Prepared, PublishContext, Published, Publisher
+from scheduler import posts
+from scheduler.publishing import publications
+from scheduler.publishing.content import ChannelInfo, Content
+from scheduler.publishing.ports import Limit, Prepared, PublishContext, Published, Publisher
+from scheduler.publishing.states import PublicationState
 from scheduler.runtime import Runtime
-from scheduler.states import PublicationState
 from scheduler.store import Publication
 from tests.conftest import Clock, make_settings
 from tests.fakes.linkedin_api import ACTIVE_VERSION, LinkedInFake, displayed

@@ -21,12 +21,13 @@ import requests
 from PIL import Image
 
 from adapters.tiktok import MIN_CHUNK, TikTokAdapter, chunk_plan
-from scheduler import posts, publications
+from scheduler import posts
 from scheduler.credentials import decrypt_credentials
 from scheduler.errors import ContentRejected
 from scheduler.media_server import public_url, serve
+from scheduler.publishing import publications
+from scheduler.publishing.states import PublicationState
 from scheduler.runtime import Runtime
-from scheduler.states import PublicationState
 from scheduler.store import Publication, Rendition, open_database
 from tests.conftest import Clock, make_settings
 from tests.fakes.tiktok_api import MB, MIB, Post, TikTokFake, chunk_problem

@@ -12,11 +12,12 @@ import requests
 
 from media.specs import SPECS
 from media.text import split_thread
-from scheduler import posts, publications
+from scheduler import posts
 from scheduler.credentials import decrypt_credentials
 from scheduler.errors import ContentRejected
+from scheduler.publishing import publications
+from scheduler.publishing.states import PublicationState
 from scheduler.runtime import Runtime
-from scheduler.states import PublicationState
 from scheduler.store import Publication
 from tests.conftest import Clock, make_settings
 from tests.fakes.x_api import XFake

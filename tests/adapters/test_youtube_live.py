@@ -17,11 +17,12 @@ from sqlalchemy import select
 from adapters import check_channel
 from adapters.youtube import CHUNK_UNIT, YouTubeAdapter
 from media.video import probe
-from scheduler import posts, publications
-from scheduler.content import ChannelInfo, Content
+from scheduler import posts
 from scheduler.errors import ContentRejected, InvalidInput
+from scheduler.publishing import publications
+from scheduler.publishing.content import ChannelInfo, Content
+from scheduler.publishing.states import PublicationState
 from scheduler.runtime import Runtime
-from scheduler.states import PublicationState
 from scheduler.store import Channel, Publication, Rendition
 from tests.conftest import Clock, make_settings
 from tests.fakes.youtube_api import INSERT, YouTubeFake

@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import pytest
 
-from scheduler import campaigns, editorial, ics, observances, posts, publications
+from scheduler import posts
+from scheduler.calendar import campaigns, ics, observances
+from scheduler.editorial import overview, people, signoff
 from scheduler.errors import InvalidInput, StateConflict
+from scheduler.publishing import publications
 from scheduler.runtime import Runtime
 from scheduler.store import Publication
 from tests.conftest import Clock
@@ -153,10 +156,10 @@ def test_templates_are_checked_when_the_campaign_is_added(
 @pytest.fixture
 def cms(runtime: Runtime) -> Runtime:
     now = runtime.clock()
-    editorial.add_org(runtime.db, name="cms", now=now)
+    people.add_org(runtime.db, name="cms", now=now)
     for user, role in (("ana", "contributor"), ("eve", "editor")):
-        editorial.add_user(runtime.db, name=user, now=now)
-        editorial.set_role(runtime.db, user=user, org="cms", role=role, now=now)
+        people.add_user(runtime.db, name=user, now=now)
+        people.set_role(runtime.db, user=user, org="cms", role=role, now=now)
     posts.add_channel(
         runtime.db,
         runtime.settings,
@@ -225,7 +228,7 @@ def test_a_yearly_campaign_drafts_at_the_lead_time_and_publishes_on_the_day_once
     assert view["publications"][0]["due_at"] == "2027-11-18T09:00:00+00:00"
     assert publication_states(cms, post_id) == {"cms-x": "awaiting_signoff"}
 
-    editorial.approve(cms.db, post_id, actor="eve", now=clock.now)
+    signoff.approve(cms.db, post_id, actor="eve", now=clock.now)
     clock.now = datetime(2027, 11, 18, 9, tzinfo=UTC)
     assert len(_publish_due(cms)) == 1
     assert publication_states(cms, post_id) == {"cms-x": "published"}
@@ -242,7 +245,7 @@ def test_without_its_sign_off_a_campaign_post_does_not_publish_and_the_log_says_
     _cms_campaign(cms, clock, "{name}")
     [post_id] = campaigns.sweep(cms.db, cms.settings, now=clock.now)
     clock.now = datetime(2027, 11, 18, 9, tzinfo=UTC)
-    editorial.sweep_deadlines(cms.db, now=clock.now)
+    overview.sweep_deadlines(cms.db, now=clock.now)
     assert _publish_due(cms) == []
     assert publication_states(cms, post_id) == {"cms-x": "needs_attention"}
     kinds = [e.kind for e in posts.read_events(cms.db, post_id=post_id)]
@@ -265,7 +268,7 @@ def test_a_campaign_post_that_cannot_be_made_is_recorded_once(cms: Runtime, cloc
     clock.now = datetime(2027, 11, 4, 9, tzinfo=UTC)
     campaign_id = _cms_campaign(cms, clock, "Today is {name}")
     # accepted then; since, the channel went to another organisation, where ana may not post
-    editorial.add_org(cms.db, name="atlas", now=clock.now)
+    people.add_org(cms.db, name="atlas", now=clock.now)
     posts.assign_channel(cms.db, channel="cms-x", org="atlas", now=clock.now)
     assert campaigns.sweep(cms.db, cms.settings, now=clock.now) == []
     assert campaigns.sweep(cms.db, cms.settings, now=clock.now) == []
@@ -286,4 +289,4 @@ def test_a_commemorative_day_gets_a_draft_that_never_goes_out_by_itself(cms: Run
     [drafted] = [e for e in posts.read_events(cms.db, post_id=post_id) if e.kind == "campaign.drafted"]
     assert "commemorative day: never published by itself, submit it by hand" in (drafted.message or "")
     with pytest.raises(StateConflict, match="is a draft"):
-        editorial.approve(cms.db, post_id, actor="eve", now=clock.now)
+        signoff.approve(cms.db, post_id, actor="eve", now=clock.now)

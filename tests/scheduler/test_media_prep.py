@@ -11,9 +11,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from media.specs import SPECS
-from scheduler import media_prep, posts, publications
+from scheduler import posts
+from scheduler.publishing import media_prep, publications
+from scheduler.publishing.states import PublicationState
 from scheduler.runtime import Runtime
-from scheduler.states import PublicationState
 from scheduler.store import Channel, Publication, Rendition
 from tests.conftest import Clock
 from tests.helpers import add_dry_run_channels, publication_states, write_image

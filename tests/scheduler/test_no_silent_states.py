@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from scheduler import media_prep, posts, publications
-from scheduler.content import ChannelInfo
-from scheduler.ports import Publisher
+from scheduler import posts
+from scheduler.publishing import media_prep, publications
+from scheduler.publishing.content import ChannelInfo
+from scheduler.publishing.ports import Publisher
+from scheduler.publishing.states import ALLOWED, BOUNDS, FINAL, PERSON, PublicationState
 from scheduler.runtime import Runtime
-from scheduler.states import ALLOWED, BOUNDS, FINAL, PERSON, PublicationState
 from scheduler.store import Publication
 from tests.conftest import Clock
 from tests.helpers import add_dry_run_channels, write_image

@@ -12,8 +12,8 @@ import re
 
 import pytest
 
+from scheduler.calendar.observances import SKIP, Observance, builtin, find, occurrences, parse_dataset
 from scheduler.errors import InvalidInput
-from scheduler.observances import SKIP, Observance, builtin, find, occurrences, parse_dataset
 
 D = dt.date
 SPAN = range(2000, 2041)  # every rrule must give a date in each covered year of this span

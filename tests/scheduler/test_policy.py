@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from scheduler.errors import InvalidInput
-from scheduler.policy import (
+from scheduler.editorial.policy import (
     DEFAULT_POLICY,
     ROLES,
     Policy,
@@ -23,6 +22,7 @@ from scheduler.policy import (
     policy_from_document,
     role_rank,
 )
+from scheduler.errors import InvalidInput
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "policy.md"
 

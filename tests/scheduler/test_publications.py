@@ -12,11 +12,12 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from scheduler import media_prep, posts, publications
-from scheduler.ports import PublishContext, Published, Retryable
-from scheduler.publications import Dispatch
+from scheduler import posts
+from scheduler.publishing import media_prep, publications
+from scheduler.publishing.ports import PublishContext, Published, Retryable
+from scheduler.publishing.publications import Dispatch
+from scheduler.publishing.states import PublicationState
 from scheduler.runtime import Runtime
-from scheduler.states import PublicationState
 from scheduler.store import Publication
 from tests.conftest import Clock
 from tests.fakes.sink import Sink

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 import redis
 
-from scheduler import publications
-from scheduler.ports import Limit, PublishContext, Published
-from scheduler.ratelimit import MemoryLimiter, RedisLimiter
+from scheduler.publishing import publications
+from scheduler.publishing.ports import Limit, PublishContext, Published
+from scheduler.publishing.ratelimit import MemoryLimiter, RedisLimiter
 from scheduler.runtime import Runtime
 from tests.conftest import Clock
 from tests.helpers import add_dry_run_channels, publication_states

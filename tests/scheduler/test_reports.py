@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import editorial, posts, reports
+from scheduler import posts, reports
+from scheduler.editorial import people, signoff
 from scheduler.errors import InvalidInput
 from scheduler.runtime import Runtime
 from tests.conftest import Clock
@@ -21,10 +22,10 @@ from tests.helpers import Run, publish_due
 @pytest.fixture
 def cms(runtime: Runtime) -> Runtime:
     now = runtime.clock()
-    editorial.add_org(runtime.db, name="cms", now=now)
+    people.add_org(runtime.db, name="cms", now=now)
     for user, role in (("ana", "contributor"), ("eve", "editor")):
-        editorial.add_user(runtime.db, name=user, now=now)
-        editorial.set_role(runtime.db, user=user, org="cms", role=role, now=now)
+        people.add_user(runtime.db, name=user, now=now)
+        people.set_role(runtime.db, user=user, org="cms", role=role, now=now)
     posts.add_channel(runtime.db, runtime.settings, name="cms-x", platform="x", dry_run=True, org="cms", now=now)
     posts.add_channel(runtime.db, runtime.settings, name="open-li", platform="linkedin", dry_run=True, now=now)
     return runtime
@@ -49,7 +50,7 @@ def test_the_report_measures_lateness_and_the_time_from_submission_to_sign_off_t
     start = clock()
     signed = _post(cms, ["cms-x"], in_hours=24, actor="ana")  # submitted on creation
     clock.advance(2 * 3600)
-    editorial.approve(cms.db, signed, actor="eve", now=clock())
+    signoff.approve(cms.db, signed, actor="eve", now=clock())
     unsigned = _post(cms, ["open-li"], in_hours=22)  # nobody's channel: no sign-off
     clock.now = start + timedelta(hours=24, seconds=3)  # both due at start + 24 h; the worker is 3 s late
     publish_due(cms)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scheduler.errors import InvalidInput, UnknownTimeZone
-from scheduler.slots import (
+from scheduler.planning.slots import (
     Booking,
     Explainer,
     NoFreeSlot,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from scheduler.states import ALLOWED, CANCELLABLE, DISPATCHABLE, PublicationState, sources_of
+from scheduler.publishing.states import ALLOWED, CANCELLABLE, DISPATCHABLE, PublicationState, sources_of
 
 S = PublicationState
 

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from scheduler import posts, publications, timetable
+from scheduler import posts
 from scheduler.errors import InvalidInput, Refused, StateConflict
+from scheduler.planning import timetable
+from scheduler.publishing import publications
 from scheduler.runtime import Runtime
 from scheduler.store import Control, Publication
 from tests.conftest import Clock
@@ -246,14 +248,14 @@ def test_a_pause_voids_messages_already_sent(runtime: Runtime, clock: Clock) -> 
 
 
 def test_only_a_host_admin_pauses_and_resumes(runtime: Runtime) -> None:
-    from scheduler import editorial
+    from scheduler.editorial import people
 
     now = runtime.clock()
-    editorial.add_org(runtime.db, name="cms", now=now)
-    editorial.add_org(runtime.db, name="lhcb", kind="partner", now=now)
+    people.add_org(runtime.db, name="cms", now=now)
+    people.add_org(runtime.db, name="lhcb", kind="partner", now=now)
     for user, org, role in (("max", "cms", "admin"), ("lou", "lhcb", "admin")):
-        editorial.add_user(runtime.db, name=user, now=now)
-        editorial.set_role(runtime.db, user=user, org=org, role=role, now=now)
+        people.add_user(runtime.db, name=user, now=now)
+        people.set_role(runtime.db, user=user, org=org, role=role, now=now)
     with pytest.raises(Refused, match="to pause publishing one must be an admin of a host organisation; lou is not"):
         timetable.pause(runtime.db, now=now, actor="lou")
     timetable.pause(runtime.db, now=now, actor="max")

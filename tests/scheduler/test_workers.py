@@ -1,4 +1,4 @@
-"""Worker nodes' heartbeats and what the dispatcher does when one goes silent (scheduler/workers.py)."""
+"""Worker nodes' heartbeats and what the dispatcher does when one goes silent (scheduler/publishing/workers.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from scheduler import dispatch, publications, workers
+from scheduler.publishing import dispatch, publications, workers
+from scheduler.publishing.states import PublicationState
 from scheduler.runtime import Runtime
-from scheduler.states import PublicationState
 from scheduler.store import Worker
 from tests.conftest import Clock
 from tests.fakes.sink import Sink

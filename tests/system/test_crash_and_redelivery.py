@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from scheduler import posts, publications
+from scheduler import posts
+from scheduler.publishing import publications
 from scheduler.runtime import Runtime
 from scheduler.store import open_database
 from tests.fakes.sink import Sink

@@ -18,8 +18,8 @@ from typing import Any
 
 import icalendar
 
+from scheduler.calendar.observances import SKIP, Occurrence
 from scheduler.errors import InvalidInput
-from scheduler.observances import SKIP, Occurrence
 from scheduler.when import FIRST_YEAR, LAST_YEAR
 
 PRODID = "-//crosspost//awareness days//EN"

@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 from media import renditions as rendering
 from media.files import file_sha256
 from media.specs import SPECS
-from scheduler.content import MediaItem
 from scheduler.errors import InvalidInput, InvalidMedia
+from scheduler.publishing.content import MediaItem
+from scheduler.publishing.states import PublicationState
+from scheduler.publishing.transitions import record_event, transition
 from scheduler.settings import Settings
-from scheduler.states import PublicationState
 from scheduler.store import Channel, Database, Event, Post, PostMedia, Publication, Rendition
-from scheduler.transitions import record_event, transition
 
 log = logging.getLogger(__name__)
 S = PublicationState

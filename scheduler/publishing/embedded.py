@@ -2,7 +2,7 @@
 
 It holds each message until its ETA and runs it on a thread pool, calling the same functions the
 Celery tasks call. Like Celery's ``memory://`` transport it keeps nothing on disk: messages
-pending at exit are lost. It beats as a worker node (``scheduler.workers``), so after a crash
+pending at exit are lost. It beats as a worker node (``scheduler.publishing.workers``), so after a crash
 the next `crosspost up` sees the old node silent and re-sends what it held within
 ``worker_timeout``: the cost of a crash is seconds of lateness, never a lost post.
 """
@@ -17,10 +17,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from scheduler import media_prep, publications
-from scheduler.dispatch import run_dispatcher
+from scheduler.publishing import media_prep, publications
+from scheduler.publishing.dispatch import run_dispatcher
+from scheduler.publishing.workers import Heartbeat
 from scheduler.runtime import Runtime
-from scheduler.workers import Heartbeat
 
 log = logging.getLogger(__name__)
 

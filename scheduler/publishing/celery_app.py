@@ -2,7 +2,7 @@
 
 Celery only carries short-lived "publish publication X now" messages: ETAs never exceed the
 dispatcher's look-ahead, far below Redis' visibility timeout, so Kombu never re-delivers a held
-ETA message. Only this module and ``scheduler.tasks`` import Celery.
+ETA message. Only this module and ``scheduler.publishing.tasks`` import Celery.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 from celery import Celery
 from celery.signals import worker_ready, worker_shutdown
 
+from scheduler.publishing.workers import Heartbeat
 from scheduler.runtime import build_runtime
 from scheduler.settings import Settings
-from scheduler.workers import Heartbeat
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("crosspost", broker=settings.broker_url or "memory://", include=["scheduler.tasks"])
+    app = Celery("crosspost", broker=settings.broker_url or "memory://", include=["scheduler.publishing.tasks"])
     visibility = {"visibility_timeout": 3600}
     app.conf.update(
         broker_transport_options={
@@ -33,7 +33,7 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,  # a killed pool child re-queues instead of ack-and-lose
         worker_prefetch_multiplier=settings.worker_prefetch,
         worker_eta_task_limit=1000,
-        # A running attempt renews its lease (scheduler.publications), so the time limits need
+        # A running attempt renews its lease (scheduler.publishing.publications), so the time limits need
         # not sit inside it: a long upload may run up to publish_time_limit.
         task_soft_time_limit=max(1, int(settings.publish_time_limit)),
         task_time_limit=max(2, int(settings.publish_time_limit) + 60),

@@ -18,8 +18,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduler.editorial.roles import ROLES
 from scheduler.errors import NotFound, Refused
-from scheduler.roles import ROLES
 from scheduler.store import Membership, Organisation, User
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
+from scheduler.publishing.states import ALLOWED, PublicationState
 from scheduler.redaction import redact, redact_optional, redact_value
-from scheduler.states import ALLOWED, PublicationState
 from scheduler.store import Event, Publication
 
 PUBLICATIONS = cast(Table, Publication.__table__)

@@ -23,15 +23,18 @@ from sqlalchemy.orm import Session
 
 from media.specs import SPECS
 from media.video import inspect as inspect_video
-from scheduler import editorial, ics, media_store, posts, timetable
-from scheduler.authorization import Action, authorize
-from scheduler.content import Content
+from scheduler import media_store, posts
+from scheduler.calendar import ics
+from scheduler.calendar.observances import Observance, Occurrence, builtin, find, observances_from, occurrences
+from scheduler.editorial import people, signoff
+from scheduler.editorial.authorization import Action, authorize
 from scheduler.errors import ContentRejected, CrosspostError, InvalidInput, NotFound, Refused
 from scheduler.media_store import StoredMedia
-from scheduler.observances import Observance, Occurrence, builtin, find, observances_from, occurrences
+from scheduler.planning import timetable
+from scheduler.publishing.content import Content
+from scheduler.publishing.transitions import record_event
 from scheduler.settings import Settings
 from scheduler.store import Campaign, CampaignMedia, CampaignPost, Channel, CustomObservance, Database
-from scheduler.transitions import record_event
 from scheduler.when import get_zone, resolve_wall_time
 
 DEFAULT_TIME, DEFAULT_ZONE = "10:00", "Europe/Zurich"
@@ -64,7 +67,7 @@ def import_ics(
     if clashes:
         raise InvalidInput(f"{source}: {', '.join(clashes)} would replace built-in observances; rename the events")
     with db.transaction() as session:
-        owner = editorial.org_named(session, org) if org else None
+        owner = people.org_named(session, org) if org else None
         authorize(session, actor, Action.IMPORT_CALENDAR, [owner.id if owner else None], subject=source)
         theirs = {
             row.id: row.org_id
@@ -206,7 +209,7 @@ def add_campaign(
     # the files are copied before the write transaction, and removed again if the campaign is refused
     with media_store.storing(db, checked, settings.media_store) as still_stored, db.transaction() as session:
         targets = posts.channels_named(session, channels)
-        owner = editorial.org_named(session, org) if org else None
+        owner = people.org_named(session, org) if org else None
         authorize(session, actor, Action.ADD_CAMPAIGN, [owner.id if owner else None] + [c.org_id for c in targets])
         _check_as_its_posts(
             session,
@@ -342,7 +345,7 @@ def edit_campaign(
         else:
             authorize(session, actor, Action.EDIT_CAMPAIGN, owners, subject=subject, or_also="its author")
         # its posts are made as its author, in its organisation: checked as they will be
-        org = editorial.org_named_by_id(session, campaign.org_id) if campaign.org_id is not None else None
+        org = people.org_named_by_id(session, campaign.org_id) if campaign.org_id is not None else None
         _check_as_its_posts(
             session,
             settings,
@@ -422,8 +425,8 @@ def _check_as_its_posts(
     who may post where, the importance under the policy, the media each channel takes (a video
     too long for one), and, for each of the next dates, the text, title, media count and time
     on each channel (a blackout)."""
-    post_org = editorial.resolve_author_org(session, actor=author, org=org, channels=targets, submit_to=None)
-    editorial.check_kind(session, targets, post_org, importance, "awareness_day")
+    post_org = signoff.resolve_author_org(session, actor=author, org=org, channels=targets, submit_to=None)
+    signoff.check_kind(session, targets, post_org, importance, "awareness_day")
     _check_durations(media, targets)
     items = tuple(item.as_item(settings.media_store) for _, item in media)
     for occurrence in _upcoming(observance, first, year):
@@ -603,7 +606,7 @@ def _draft(
         session.add(claim)
         session.flush()
         claim_id = claim.id
-        org = editorial.org_named_by_id(session, org_id) if org_id else None
+        org = people.org_named_by_id(session, org_id) if org_id else None
     manual = not occurrence.observance.auto_publishes
     warnings = date_warnings(occurrence, instant, view["audience_zones"])
     try:

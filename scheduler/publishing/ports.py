@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from scheduler.content import Content
+from scheduler.publishing.content import Content
 
 
 class AdapterError(Exception):

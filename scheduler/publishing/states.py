@@ -1,6 +1,6 @@
 """The publication state machine (docs/scheduling.md, after shared/reference/scheduling-design.md §1.2).
 
-Only ``scheduler.publications`` moves a publication between states, and every move it makes is
+Only ``scheduler.publishing.publications`` moves a publication between states, and every move it makes is
 checked against ``ALLOWED`` and appended to the event log.
 """
 

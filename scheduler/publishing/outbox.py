@@ -12,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from scheduler.ports import Prepared
+from scheduler.publishing.ports import Prepared
 
 
 def write_request(prepared: Prepared, folder: Path) -> list[str]:

@@ -1,7 +1,7 @@
 """The dispatcher loop: the database decides what is due, the broker only rings the doorbell.
 
 ``run_dispatcher`` takes plain callables to send work, so the same loop drives Celery workers
-(``scheduler.tasks``) and the embedded in-process executor (``scheduler.embedded``). It imports
+(``scheduler.publishing.tasks``) and the embedded in-process executor (``scheduler.publishing.embedded``). It imports
 no Celery.
 """
 
@@ -13,8 +13,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler import campaigns, credentials, editorial, media_prep, publications, workers
-from scheduler.publications import Dispatch
+from scheduler import credentials
+from scheduler.calendar import campaigns
+from scheduler.editorial import overview
+from scheduler.publishing import media_prep, publications, workers
+from scheduler.publishing.publications import Dispatch
 from scheduler.settings import Settings
 from scheduler.store import Database
 
@@ -85,7 +88,7 @@ def sweep(
     # each step on its own: one that keeps failing must not hold up the others (renditions, leases,
     # lookups), or their publications would wait without a word
     try:
-        missed = editorial.sweep_deadlines(db, now=now)
+        missed = overview.sweep_deadlines(db, now=now)
         if missed:
             log.warning("publications %s: not signed off by their deadline; they will not publish", missed)
     except Exception:

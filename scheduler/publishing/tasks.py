@@ -1,4 +1,4 @@
-"""Thin Celery tasks: ids in, the logic lives in ``scheduler.publications``."""
+"""Thin Celery tasks: ids in, the logic lives in ``scheduler.publishing.publications``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 
-from scheduler import media_prep, publications
-from scheduler.celery_app import app
+from scheduler.publishing import media_prep, publications
+from scheduler.publishing.celery_app import app
 from scheduler.runtime import process_runtime
 
 

@@ -1,8 +1,9 @@
-"""The editorial workflow: organisations, people, sign-off, comments and partner shares.
+"""Sign-off: the policy that decides who must approve a post, submitting, approving, requesting changes
+and commenting.
 
 The rule it keeps: a publication leaves ``awaiting_signoff`` only when the exact content it will
 publish (its content hash) carries the sign-offs that its channel's organisation requires for the
-post's importance and format (``scheduler.policy``). An edit changes the hash, so an approved post
+post's importance and format (``scheduler.editorial.policy``). An edit changes the hash, so an approved post
 goes back for sign-off by itself; a trivial edit (as the policy defines it) carries the existing
 sign-offs over, recorded as such. No organisation publishes on another's channels without a
 sign-off of the channel's organisation.
@@ -13,199 +14,47 @@ Actions name their ``actor`` (a user name). ``None`` is the operator at the serv
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler import languages
-from scheduler.authorization import Action, authorize
-from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
-from scheduler.policy import (
+from scheduler.editorial.authorization import Action, authorize
+from scheduler.editorial.people import article, memberships, org_named, org_named_by_id, user_named
+from scheduler.editorial.policy import (
     DEFAULT_POLICY,
     Policy,
     Rule,
     parse_policy,
-    parse_role,
     policy_from_document,
     role_rank,
 )
-from scheduler.states import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED, PublicationState
+from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
+from scheduler.publishing.states import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED, PublicationState
+from scheduler.publishing.transitions import record_event, transition
 from scheduler.store import (
     Channel,
     Comment,
     Database,
     Event,
-    Membership,
     Organisation,
     Post,
     Publication,
     Share,
     SignOff,
-    User,
 )
-from scheduler.transitions import record_event, transition
-from scheduler.when import get_zone, utcnow
 
 S = PublicationState
-NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+
+
 # Publications the workflow holds back or lets go as the sign-offs change.
 _RELEASABLE = frozenset({S.SCHEDULED, S.QUEUED, S.RETRY_WAIT})
+
+
 PARTNER_RULE = "channels belong to their organisation"
-
-
-def _check_name(kind: str, name: str) -> None:
-    if not NAME.match(name):
-        raise InvalidInput(f"{kind} name {name!r}: use lower-case letters, digits, '-', '_' or '.'")
-
-
-# -- organisations and people --------------------------------------------------------------------
-
-
-def add_org(
-    db: Database,
-    *,
-    name: str,
-    now: datetime,
-    display_name: str | None = None,
-    kind: str = "host",
-    actor: str | None = None,
-) -> Organisation:
-    _check_name("organisation", name)
-    if kind not in ("host", "partner"):
-        raise InvalidInput(f"organisation kind {kind!r}: use host or partner")
-    with db.transaction() as session:
-        if session.scalar(select(Organisation.id).where(Organisation.name == name)) is not None:
-            raise InvalidInput(f"an organisation named {name!r} already exists")
-        org = Organisation(name=name, display_name=display_name or name, kind=kind, policy=None, created_at=now)
-        session.add(org)
-        session.flush()
-        record_event(session, "org.added", now=now, actor=actor, message=f"{name} ({kind})", data={"org": name})
-        return org
-
-
-def add_user(
-    db: Database,
-    *,
-    name: str,
-    now: datetime,
-    display_name: str | None = None,
-    email: str | None = None,
-    actor: str | None = None,
-) -> User:
-    _check_name("user", name)
-    with db.transaction() as session:
-        if session.scalar(select(User.id).where(User.name == name)) is not None:
-            raise InvalidInput(f"a user named {name!r} already exists")
-        user = User(name=name, display_name=display_name or name, email=email, created_at=now)
-        session.add(user)
-        session.flush()
-        record_event(session, "user.added", now=now, actor=actor, message=name, data={"user": name})
-        return user
-
-
-def set_role(db: Database, *, user: str, org: str, role: str | None, now: datetime, actor: str | None = None) -> None:
-    """Give ``user`` a role in ``org`` (or remove them with ``role=None``)."""
-    role = parse_role(role) if role is not None else None
-    with db.transaction() as session:
-        organisation = org_named(session, org)
-        authorize(session, actor, Action.MANAGE_MEMBERS, [organisation.id])
-        person = user_named(session, user)
-        membership = session.scalar(
-            select(Membership).where(Membership.user_id == person.id, Membership.org_id == organisation.id)
-        )
-        if role is None:
-            if membership is None:
-                raise StateConflict(f"{user} is not a member of {org}")
-            session.delete(membership)
-        elif membership is None:
-            session.add(Membership(user_id=person.id, org_id=organisation.id, role=role))
-        else:
-            membership.role = role
-        record_event(
-            session,
-            "user.role",
-            now=now,
-            actor=actor,
-            message=f"{user} in {org}: {role or 'removed'}",
-            data={"user": user, "org": org, "role": role},
-        )
-
-
-def org_named(session: Session, name: str) -> Organisation:
-    org = session.scalar(select(Organisation).where(Organisation.name == name))
-    if org is None:
-        known = ", ".join(sorted(session.scalars(select(Organisation.name)))) or "none yet (crosspost org add)"
-        raise NotFound(f"no organisation named {name!r}; known: {known}")
-    return org
-
-
-def user_named(session: Session, name: str) -> User:
-    user = session.scalar(select(User).where(User.name == name))
-    if user is None:
-        raise NotFound(f"no user named {name!r}; add one with: crosspost user add {name}")
-    return user
-
-
-def role_of(session: Session, user: User, org_id: int) -> str | None:
-    return session.scalar(select(Membership.role).where(Membership.user_id == user.id, Membership.org_id == org_id))
-
-
-def memberships(session: Session, user: User) -> dict[int, str]:
-    return dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all())
-
-
-def _article(word: str | None) -> str:
-    return "an" if word and word[0] in "aeiou" else "a"
-
-
-def list_orgs(db: Database) -> list[dict[str, Any]]:
-    with db.transaction() as session:
-        rows = []
-        for org in session.scalars(select(Organisation).order_by(Organisation.name)):
-            members = session.execute(
-                select(User.name, Membership.role)
-                .join(Membership, Membership.user_id == User.id)
-                .where(Membership.org_id == org.id)
-                .order_by(User.name)
-            ).all()
-            channels = list(
-                session.scalars(select(Channel.name).where(Channel.org_id == org.id).order_by(Channel.name))
-            )
-            rows.append(
-                {
-                    "name": org.name,
-                    "display_name": org.display_name,
-                    "kind": org.kind,
-                    "policy": "custom" if org.policy else "default",
-                    "members": {name: role for name, role in members},
-                    "channels": channels,
-                }
-            )
-        return rows
-
-
-def list_users(db: Database) -> list[dict[str, Any]]:
-    with db.transaction() as session:
-        orgs = dict(session.execute(select(Organisation.id, Organisation.name)).all())
-        return [
-            {
-                "name": user.name,
-                "display_name": user.display_name,
-                "email": user.email,
-                "roles": {orgs[org_id]: role for org_id, role in memberships(session, user).items()},
-            }
-            for user in session.scalars(select(User).order_by(User.name))
-        ]
-
-
-# -- policy --------------------------------------------------------------------------------------
 
 
 def policy_of(org: Organisation | None) -> Policy:
@@ -254,9 +103,6 @@ def _resettle_org(session: Session, org: Organisation, *, now: datetime, actor: 
 def show_policy(db: Database, *, org: str) -> Policy:
     with db.transaction() as session:
         return policy_of(org_named(session, org))
-
-
-# -- what each publication needs -----------------------------------------------------------------
 
 
 @dataclass
@@ -364,7 +210,7 @@ def language_hold(post: Post, publication: Publication) -> str | None:
     name = languages.describe(wanted)
     base = languages.describe(post.language or languages.DEFAULT)
     return (
-        f"{publication.channel.name} needs {_article(name.lower())} {name} variant: add one with "
+        f"{publication.channel.name} needs {article(name.lower())} {name} variant: add one with "
         f"crosspost post variant {post.id} --language {wanted} --text ... "
         f"(or let the {base} text go out there: crosspost post edit {post.id} --any-language)"
     )
@@ -516,9 +362,6 @@ def trivial_edit_limit(session: Session, post: Post) -> int:
     return min(limits) if limits else 0
 
 
-# -- targets: who may put a post on which channel ------------------------------------------------
-
-
 def resolve_author_org(
     session: Session,
     *,
@@ -562,11 +405,6 @@ def resolve_author_org(
     return author_org
 
 
-def org_named_by_id(session: Session, org_id: int | None) -> str:
-    org = session.get(Organisation, org_id) if org_id is not None else None
-    return org.name if org else "no organisation"
-
-
 def check_kind(
     session: Session, channels: Sequence[Channel], author_org: int | None, importance: str, format: str
 ) -> None:
@@ -590,9 +428,6 @@ def require_editor_of(
         return
     orgs = {post.org_id} | {p.channel.org_id for p in post.publications}
     authorize(session, actor, kind, orgs, any_of=True, doing=f"{action} post {post.id}", or_also="its author")
-
-
-# -- the review actions --------------------------------------------------------------------------
 
 
 def load_post(session: Session, post_id: int, *, lock: bool = True) -> Post:
@@ -698,7 +533,7 @@ def approve(db: Database, post_id: int, *, actor: str, now: datetime, note: str 
             elif actor in need.signers:
                 refusals.append(f"{actor} already signed this version for {need.org.name}")
             elif not need.qualifies(user=actor, role=role):
-                held = f"{_article(role)} {role} of {need.org.name}" if role else f"not a member of {need.org.name}"
+                held = f"{article(role)} {role} of {need.org.name}" if role else f"not a member of {need.org.name}"
                 refusals.append(
                     f"{need.org.name}'s rule {need.rule.name!r} needs {need.signers_wanted()}; {actor} is {held}"
                 )
@@ -778,357 +613,3 @@ def comment(db: Database, post_id: int, *, actor: str, text: str, now: datetime)
             Comment(at=now, post_id=post.id, post_version=post.version, author=actor, kind="comment", text=text)
         )
         record_event(session, "post.commented", now=now, post_id=post.id, actor=actor, message=text)
-
-
-# -- partner shares ------------------------------------------------------------------------------
-
-
-def share(
-    db: Database, post_id: int, *, to_org: str, now: datetime, actor: str | None = None, may_edit: bool = False
-) -> int:
-    """Offer an approved post to a partner, who may adopt it on its own channels under its own policy."""
-    with db.transaction() as session:
-        post = load_post(session, post_id)
-        if post.org_id is None:
-            raise StateConflict(f"post {post_id} belongs to no organisation; only an organisation's posts are shared")
-        owner = session.get(Organisation, post.org_id)
-        assert owner is not None
-        authorize(session, actor, Action.SHARE, [owner.id])
-        partner = org_named(session, to_org)
-        if partner.id == owner.id:
-            raise InvalidInput(f"post {post_id} already belongs to {to_org}")
-        if post.review != APPROVED:
-            raise StateConflict(f"post {post_id} is {post.review.replace('_', ' ')}; only approved posts are shared")
-        offer = Share(
-            post_id=post.id,
-            from_org_id=owner.id,
-            to_org_id=partner.id,
-            may_edit=may_edit,
-            state="offered",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(offer)
-        session.flush()
-        record_event(
-            session,
-            "share.offered",
-            now=now,
-            post_id=post.id,
-            actor=actor,
-            message=f"shared with {to_org}" + (" (may edit)" if may_edit else " (text as is)"),
-            data={"share": offer.id, "to": to_org},
-        )
-        return offer.id
-
-
-def open_share(session: Session, share_id: int, *, actor: str | None, text: str) -> tuple[Share, Post]:
-    """A share that ``actor``'s organisation may adopt now, with its original post; checks the limits."""
-    offer = session.get(Share, share_id)
-    if offer is None:
-        raise NotFound(f"no share with id {share_id}")
-    if offer.state != "offered":
-        raise StateConflict(f"share {share_id} is {offer.state}")
-    partner = session.get(Organisation, offer.to_org_id)
-    assert partner is not None
-    authorize(session, actor, Action.ADOPT, [partner.id])
-    original = load_post(session, offer.post_id, lock=False)
-    check_share_text(offer, original, text)
-    return offer, original
-
-
-def adopt_share(session: Session, share_id: int, copy: Post, *, now: datetime) -> None:
-    """Mark the share adopted by ``copy`` (in the transaction that creates the copy)."""
-    offer = session.get(Share, share_id, with_for_update=True)  # serialised with a withdrawal
-    if offer is None or offer.state != "offered":
-        raise StateConflict(f"share {share_id} was {offer.state if offer else 'removed'} meanwhile")
-    offer.state, offer.derived_post_id, offer.updated_at = "adopted", copy.id, now
-    record_event(
-        session,
-        "share.adopted",
-        now=now,
-        post_id=offer.post_id,
-        actor=copy.author,
-        message=f"adopted as post {copy.id}",
-        data={"share": share_id, "copy": copy.id},
-    )
-
-
-def share_and_original(session: Session, share_id: int) -> tuple[Share, Post]:
-    offer = session.get(Share, share_id)
-    if offer is None:
-        raise NotFound(f"no share with id {share_id}")
-    return offer, load_post(session, offer.post_id, lock=False)
-
-
-def check_share_edit(offer: Share, original: Post, text: str, *, title: str | None, link: str | None) -> None:
-    """A copy of a post shared as is keeps the original's words, title and link."""
-    check_share_text(offer, original, text)
-    if not offer.may_edit and (title != original.title or link != original.link):
-        raise Refused(
-            f"rule 'shared as is': share {offer.id} of post {original.id} does not allow changes to its title or link"
-        )
-
-
-def check_share_text(offer: Share, original: Post, text: str) -> None:
-    if not offer.may_edit and original.text not in text:
-        raise Refused(
-            f"rule 'shared as is': share {offer.id} of post {original.id} does not allow changes to its text; "
-            "the original text must stay whole (add before or after it)"
-        )
-
-
-def withdraw_share(db: Database, share_id: int, *, now: datetime, actor: str | None = None) -> list[str]:
-    """Take a share back; the partner's copy is cancelled unless something of it is already out."""
-    with db.transaction() as session:
-        offer = session.get(Share, share_id, with_for_update=True)  # serialised with an adoption
-        if offer is None:
-            raise NotFound(f"no share with id {share_id}")
-        owner = session.get(Organisation, offer.from_org_id)
-        assert owner is not None
-        authorize(session, actor, Action.SHARE, [owner.id])
-        if offer.state == "withdrawn":
-            raise StateConflict(f"share {share_id} is already withdrawn")
-        cancelled: list[str] = []
-        if offer.derived_post_id is not None:
-            copy = load_post(session, offer.derived_post_id)
-            out = [p for p in copy.publications if p.state in (S.PUBLISHED, S.PUBLISHING, S.UNKNOWN)]
-            if out:
-                names = ", ".join(f"{p.channel.name} ({p.state})" for p in out)
-                raise StateConflict(f"share {share_id} cannot be withdrawn: the partner's copy is out on {names}")
-            pending = [p for p in copy.publications if p.state not in (S.CANCELLED, S.FAILED)]
-            names_by_id = {p.id: p.channel.name for p in pending}
-            moved = transition(
-                session,
-                pending,
-                S.CANCELLED,
-                now=now,
-                values={"dispatch_token": None},
-                message=f"share {share_id} withdrawn",
-                actor=actor,
-            )
-            cancelled = [names_by_id[i] for i in moved]
-        offer.state = "withdrawn"
-        offer.updated_at = now
-        record_event(
-            session,
-            "share.withdrawn",
-            now=now,
-            post_id=offer.post_id,
-            actor=actor,
-            message=f"share {share_id} withdrawn" + (f"; cancelled on {', '.join(cancelled)}" if cancelled else ""),
-            data={"share": share_id},
-        )
-        return cancelled
-
-
-def list_shares(db: Database, *, org: str | None = None) -> list[dict[str, Any]]:
-    with db.transaction() as session:
-        names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
-        rows = []
-        for offer in session.scalars(select(Share).order_by(Share.id)):
-            if org is not None and org not in (names[offer.from_org_id], names[offer.to_org_id]):
-                continue
-            rows.append(
-                {
-                    "id": offer.id,
-                    "post": offer.post_id,
-                    "from": names[offer.from_org_id],
-                    "to": names[offer.to_org_id],
-                    "may_edit": offer.may_edit,
-                    "state": offer.state,
-                    "copy": offer.derived_post_id,
-                }
-            )
-        return rows
-
-
-# -- the record ----------------------------------------------------------------------------------
-
-SIGNOFF_FIELDS = (
-    "id",
-    "at",
-    "post_id",
-    "post_version",
-    "variant",
-    "content_hash",
-    "org",
-    "signer",
-    "role",
-    "rule",
-    "kind",
-    "note",
-)
-
-
-def signoff_record(db: Database, *, org: str | None = None, post_id: int | None = None) -> list[dict[str, Any]]:
-    with db.transaction() as session:
-        query = select(SignOff).order_by(SignOff.id)
-        if org is not None:
-            query = query.where(SignOff.org == org)
-        if post_id is not None:
-            query = query.where(SignOff.post_id == post_id)
-        return [
-            {
-                name: (value.isoformat() if isinstance(value := getattr(row, name), datetime) else value)
-                for name in SIGNOFF_FIELDS
-            }
-            for row in session.scalars(query)
-        ]
-
-
-def as_csv(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def review_view(db: Database, post_id: int, *, now: datetime | None = None) -> dict[str, Any]:
-    """Where a post stands in review: what each publication needs and by when, sign-offs and comments."""
-    now = now or utcnow()
-    with db.transaction() as session:
-        post = load_post(session, post_id, lock=False)
-        needs = needs_of(session, post)
-        comments = session.scalars(select(Comment).where(Comment.post_id == post_id).order_by(Comment.id))
-        return {
-            "review": post.review,
-            "org": org_named_by_id(session, post.org_id) if post.org_id else None,
-            "importance": post.importance,
-            "format": post.format,
-            "priority": post.priority,
-            "needs": {needs[p.id].channel: needs[p.id].describe() for p in post.publications},
-            "deadlines": {needs[p.id].channel: _deadline(needs[p.id], p, now) for p in post.publications},
-            "comments": [
-                {"at": c.at.isoformat(), "author": c.author, "kind": c.kind, "version": c.post_version, "text": c.text}
-                for c in comments
-            ],
-        }
-
-
-# -- deadlines -----------------------------------------------------------------------------------
-
-
-def _local(moment: datetime, publication: Publication) -> str:
-    zone = get_zone(publication.due_zone or publication.channel.timezone)
-    return f"{moment.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"
-
-
-def _deadline(need: Need, publication: Publication, now: datetime) -> dict[str, Any] | None:
-    """A publication's sign-off deadline: when, and whether it is met, ahead, near (within the
-    policy's warning time) or passed; None where nothing needs signing."""
-    if need.deadline is None or need.rule is None:
-        return None
-    warning = timedelta(hours=policy_of(need.org).deadline_warning_hours)
-    if need.satisfied:
-        status = "met"
-    elif now >= need.deadline:
-        status = "passed"
-    elif now >= need.deadline - warning:
-        status = "near"
-    else:
-        status = "ahead"
-    return {
-        "at": need.deadline.isoformat(),
-        "local": _local(need.deadline, publication),
-        "status": status,
-        "rule": need.rule.name,
-        "hours_before": need.rule.deadline_hours,
-    }
-
-
-def _span(span: timedelta) -> str:
-    minutes = max(1, round(span.total_seconds() / 60))
-    hours, minutes = divmod(minutes, 60)
-    return " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part)
-
-
-def deadline_warnings(db: Database, post_id: int, *, now: datetime) -> list[str]:
-    """For a post just moved (``post edit --at``): each publication still waiting for a sign-off
-    whose deadline has passed, or comes within the policy's warning time, says so."""
-    warnings: list[str] = []
-    with db.transaction() as session:
-        post = load_post(session, post_id, lock=False)
-        needs = needs_of(session, post)
-        for publication in post.publications:
-            need = needs[publication.id]
-            deadline = _deadline(need, publication, now)
-            if publication.state != S.AWAITING_SIGNOFF or deadline is None:
-                continue
-            assert need.deadline is not None
-            hours = deadline["hours_before"]
-            rule = f"rule {deadline['rule']!r}: " + (f"{hours:g} h before publication" if hours else "by publication")
-            if deadline["status"] == "passed":
-                earliest = now + timedelta(hours=deadline["hours_before"], minutes=1)
-                earliest = earliest.replace(second=0, microsecond=0)  # the next whole minute
-                warnings.append(
-                    f"post {post_id} on {need.channel}: its sign-off deadline, {deadline['local']} ({rule}), "
-                    f"has already passed, so it will not publish at {_local(publication.due_at, publication)}; "
-                    f"move it to {_local(earliest, publication)} or later"
-                )
-            elif deadline["status"] == "near":
-                warnings.append(
-                    f"post {post_id} on {need.channel}: it must be signed off by {deadline['local']} "
-                    f"({rule}), in {_span(need.deadline - now)}, or it will not publish"
-                )
-    return warnings
-
-
-def sweep_deadlines(db: Database, *, now: datetime, horizon: timedelta = timedelta(days=30)) -> list[int]:
-    """Warn before a sign-off deadline; at the deadline, an unsigned publication does not go out.
-
-    Returns the ids of publications that missed their deadline in this sweep.
-    """
-    missed: list[int] = []
-    with db.transaction() as session:
-        waiting = session.scalars(
-            select(Publication).where(
-                Publication.state == S.AWAITING_SIGNOFF.value, Publication.due_at <= now + horizon
-            )
-        ).all()
-        for post_id in sorted({p.post_id for p in waiting}):
-            post = load_post(session, post_id)
-            needs = needs_of(session, post)
-            for publication in (p for p in waiting if p.post_id == post_id):
-                need = needs[publication.id]
-                deadline = need.deadline or publication.due_at
-                warning = timedelta(hours=policy_of(need.org).deadline_warning_hours)
-                if now >= deadline:
-                    detail = f"waiting for {need.describe()}" if not need.satisfied else f"post is {post.review}"
-                    moved = transition(
-                        session,
-                        [publication],
-                        S.NEEDS_ATTENTION,
-                        now=now,
-                        values={
-                            "last_error": f"not signed off by its deadline {deadline:%Y-%m-%d %H:%M} UTC "
-                            f"({detail}); it was not published"
-                        },
-                        message="sign-off deadline missed",
-                    )
-                    if not moved:
-                        continue  # signed or cancelled meanwhile: nothing was missed
-                    record_event(
-                        session,
-                        "approval.missed",
-                        now=now,
-                        post_id=post_id,
-                        publication_id=publication.id,
-                        channel_id=publication.channel_id,
-                        message=f"{publication.channel.name}: {detail}",
-                    )
-                    missed.append(publication.id)
-                elif now >= deadline - warning and not publication.deadline_warned:
-                    publication.deadline_warned = True
-                    record_event(
-                        session,
-                        "approval.deadline_near",
-                        now=now,
-                        post_id=post_id,
-                        publication_id=publication.id,
-                        channel_id=publication.channel_id,
-                        message=f"{publication.channel.name}: sign-off due by {deadline:%Y-%m-%d %H:%M} UTC; "
-                        f"{need.describe()}",
-                    )
-    return missed

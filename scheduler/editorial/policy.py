@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 from pydantic_core import PydanticCustomError
 
 from scheduler.documents import MAX_NESTING, nesting
+from scheduler.editorial.roles import ROLES
 from scheduler.errors import InvalidInput
-from scheduler.roles import ROLES
 
 _RULE_KEYS = ("name", "importance", "format", "roles", "users", "required", "deadline_hours")
 _POLICY_KEYS = ("importances", "formats", "trivial_edit_chars", "allow_self_signoff", "deadline_warning_hours")

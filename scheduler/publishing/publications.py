@@ -1,6 +1,6 @@
 """Moving publications through their states (docs/scheduling.md).
 
-Every state change here goes through ``scheduler.transitions``, which checks the move against
+Every state change here goes through ``scheduler.publishing.transitions``, which checks the move against
 ``states.ALLOWED``, makes it conditional on the state the caller saw (so two processes can never
 both win), and appends the event in the same statement.
 
@@ -32,8 +32,6 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
-from scheduler import timetable
-from scheduler.content import ChannelInfo, Content
 from scheduler.credentials import (
     channel_options,
     current_credentials,
@@ -44,7 +42,9 @@ from scheduler.credentials import (
 )
 from scheduler.errors import InvalidInput
 from scheduler.media_store import StoredMedia
-from scheduler.ports import (
+from scheduler.planning import timetable
+from scheduler.publishing.content import ChannelInfo, Content
+from scheduler.publishing.ports import (
     AuthExpired,
     OutcomeUnknown,
     Permanent,
@@ -53,11 +53,11 @@ from scheduler.ports import (
     RateLimiter,
     Retryable,
 )
+from scheduler.publishing.states import DISPATCHABLE, PublicationState
+from scheduler.publishing.transitions import PUBLICATIONS, apply, record_event, transition
 from scheduler.redaction import redact_optional
 from scheduler.settings import Settings
-from scheduler.states import DISPATCHABLE, PublicationState
 from scheduler.store import Channel, Database, Event, Post, PostMedia, PostVariant, Publication, Rendition
-from scheduler.transitions import PUBLICATIONS, apply, record_event, transition
 
 log = logging.getLogger(__name__)
 S = PublicationState

@@ -1,7 +1,7 @@
 """What each channel will get, before it goes out: a service for the CLI and, later, the web app.
 
 ``write_preview`` writes, per channel, the files the dry-run outbox would hold for the post
-(``scheduler.outbox``): the request body, the text as counted and escaped, the media as sent.
+(``scheduler.publishing.outbox``): the request body, the text as counted and escaped, the media as sent.
 It reads the publications and never changes their state. Media are the renditions the pipeline
 makes (made now, into the content-addressed store, if the pipeline has not yet made them), so a
 preview matches byte for byte what is published. ``contact_sheet`` puts every channel's text and
@@ -21,11 +21,11 @@ from sqlalchemy import select
 
 from media.specs import SPECS
 from media.text import check, split_thread
-from scheduler.content import ChannelInfo, Content, MediaItem
 from scheduler.errors import InvalidInput, NotFound
-from scheduler.outbox import write_request
-from scheduler.ports import Prepared, Publisher
-from scheduler.publications import load
+from scheduler.publishing.content import ChannelInfo, Content, MediaItem
+from scheduler.publishing.outbox import write_request
+from scheduler.publishing.ports import Prepared, Publisher
+from scheduler.publishing.publications import load
 from scheduler.settings import Settings
 from scheduler.store import Channel, Database, Publication
 

@@ -1,6 +1,6 @@
 """Too much to post: channels' posting schedules, the queue, priorities, the global pause and blackouts.
 
-``scheduler.slots`` decides times; this module reads what is booked from the database and writes
+``scheduler.planning.slots`` decides times; this module reads what is booked from the database and writes
 the decisions back, each move through ``transitions`` so the event log says why a post moved.
 The dispatcher asks ``holds`` before every claim: while paused nothing is claimed, and nothing due
 inside a blackout is claimed.
@@ -16,9 +16,9 @@ from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from scheduler.authorization import Action, authorize
+from scheduler.editorial.authorization import Action, authorize
 from scheduler.errors import InvalidInput, NotFound, Refused, StateConflict
-from scheduler.slots import (
+from scheduler.planning.slots import (
     Booking,
     Explainer,
     PostingSchedule,
@@ -30,9 +30,9 @@ from scheduler.slots import (
     release,
     upcoming,
 )
-from scheduler.states import PublicationState
+from scheduler.publishing.states import PublicationState
+from scheduler.publishing.transitions import record_event, transition
 from scheduler.store import Blackout, Channel, ChannelSchedule, Control, Database, Event, Post, Publication
-from scheduler.transitions import record_event, transition
 from scheduler.when import get_zone, parse_due
 
 S = PublicationState

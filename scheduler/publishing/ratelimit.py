@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import deque
 
-from scheduler.ports import Limit
+from scheduler.publishing.ports import Limit
 
 _RESERVE = """
 local key, now, window, count, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
