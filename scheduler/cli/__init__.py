@@ -7,6 +7,7 @@ by Ctrl-C. Errors are one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import os
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from scheduler.acting import Acting, acting_as
 from scheduler.cli import channels, editorial, media, observances, posts, reports, run, timetable
 from scheduler.cli._output import fail
 from scheduler.errors import CrosspostError, InvalidInput
@@ -137,6 +139,9 @@ def _fail(message: str, code: int) -> None:
     fail(message.encode("utf-8", "backslashreplace").decode("utf-8"), code=code)
 
 
+_SERVICES = frozenset({"up", "worker", "dispatcher", "web", "demo"})
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: refusals and usage errors print one clear line on stderr and exit non-zero,
     never a traceback, whichever click a Typer version brings."""
@@ -144,8 +149,12 @@ def main(argv: list[str] | None = None) -> None:
     undecodable = _undecodable(args)
     if undecodable is not None:
         _fail(undecodable, code=2)
+    # a one-shot command is the operator at the server's console (acting for `--as` when given), and
+    # its events say so; the long-running services act as crosspost itself
+    via = contextlib.nullcontext() if args[:1] and args[0] in _SERVICES else acting_as(Acting(via="operator"))
     try:
-        code = app(args=args, prog_name="crosspost", standalone_mode=False)
+        with via:
+            code = app(args=args, prog_name="crosspost", standalone_mode=False)
     except InvalidInput as refused:
         _fail(str(refused), code=2)
     except CrosspostError as error:

@@ -18,6 +18,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduler.acting import scoped_roles
 from scheduler.editorial.roles import ROLES
 from scheduler.errors import NotFound, Refused
 from scheduler.store import Membership, Organisation, User
@@ -46,6 +47,7 @@ class Action(StrEnum):
     SIGN_OFF = "sign off posts"  # then the policy says whose sign-off counts
     SHARE = "share or withdraw posts"
     ADOPT = "adopt shared posts"
+    VIEW = "see posts"  # of one's organisations, and those submitted to or shared with them
 
 
 # The lowest role that may take each action (roles in the order of ``policy.ROLES``).
@@ -72,6 +74,7 @@ MINIMUM_ROLE: dict[Action, str] = {
     Action.SIGN_OFF: "contributor",
     Action.SHARE: "editor",
     Action.ADOPT: "contributor",
+    Action.VIEW: "contributor",
 }
 
 
@@ -101,8 +104,8 @@ def authorize(
     user = session.scalar(select(User).where(User.name == actor))
     if user is None:
         raise NotFound(f"no user named {actor!r}; add them with crosspost user add")
-    roles: dict[int, str] = dict(
-        session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all()
+    roles = scoped_roles(
+        dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all())
     )
     if not orgs:
         hosts = session.scalars(select(Organisation.id).where(Organisation.kind == "host")).all()
@@ -130,3 +133,25 @@ def _holds(role: str | None, minimum: str) -> bool:
 
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
+
+
+def post_orgs(session: Session, post_id: int) -> set[int | None]:
+    """The organisations that may see a post: its own, the owners of its channels (it was
+    submitted to them), and those it was offered to as a share."""
+    from scheduler.store import Channel, Post, Publication, Share
+
+    orgs: set[int | None] = {session.scalar(select(Post.org_id).where(Post.id == post_id))}
+    orgs |= set(
+        session.scalars(
+            select(Channel.org_id)
+            .join(Publication, Publication.channel_id == Channel.id)
+            .where(Publication.post_id == post_id)
+        )
+    )
+    orgs |= set(session.scalars(select(Share.to_org_id).where(Share.post_id == post_id)))
+    return orgs
+
+
+def authorize_view(session: Session, actor: str | None, post_id: int) -> None:
+    """Refuse (``Refused``) unless ``actor`` belongs to one of the organisations that may see the post."""
+    authorize(session, actor, Action.VIEW, post_orgs(session, post_id), any_of=True, subject=f"post {post_id}")

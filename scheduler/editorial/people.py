@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduler.acting import scoped_roles
 from scheduler.editorial.authorization import Action, authorize
 from scheduler.editorial.policy import (
     parse_role,
@@ -117,11 +118,14 @@ def user_named(session: Session, name: str) -> User:
 
 
 def role_of(session: Session, user: User, org_id: int) -> str | None:
-    return session.scalar(select(Membership.role).where(Membership.user_id == user.id, Membership.org_id == org_id))
+    return memberships(session, user).get(org_id)
 
 
 def memberships(session: Session, user: User) -> dict[int, str]:
-    return dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all())
+    """The roles that count for ``user`` now: an API token's scope narrows them (``scheduler.acting``)."""
+    return scoped_roles(
+        dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all())
+    )
 
 
 def article(word: str | None) -> str:

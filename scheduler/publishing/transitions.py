@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
+from scheduler.acting import current_via
 from scheduler.publishing.states import ALLOWED, PublicationState
 from scheduler.redaction import redact, redact_optional, redact_value
 from scheduler.store import Event, Publication
@@ -97,7 +98,7 @@ def apply(
     )
     params = {f"m_{name}": value for name, value in match.items()}
     params |= {f"v_{name}": value for name, value in values.items()}
-    params |= {"now": now, "actor": actor, "message": message}
+    params |= {"now": now, "actor": actor, "message": message, "via": current_via()}
     if postgres:
         return list(connection.execute(statement, params).scalars())
     done = connection.execute(statement, params).all()
@@ -139,6 +140,7 @@ def _move_statements(
         "from_state": literal(source.value),
         "to_state": literal(to.value),
         "actor": bindparam("actor", type_=events.c.actor.type),
+        "via": bindparam("via", type_=events.c.via.type),
         "message": bindparam("message", type_=events.c.message.type),
         "data": literal({}, events.c.data.type),
     }
@@ -180,6 +182,7 @@ def record_event(
             channel_id=channel_id,
             to_state=to_state,
             actor=actor,
+            via=current_via(),
             message=redact_optional(message),  # the event log is append-only: a secret in it stays
             data=redact_value(data) if data else {},
         )

@@ -56,6 +56,8 @@ class Organisation(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(10), default="host")  # host | partner
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: the default policy
+    # the secret part of the organisation's subscribable .ics feed URL; None: no feed
+    feed_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime]
 
 
@@ -66,7 +68,11 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320))
-    password_hash: Mapped[str | None] = mapped_column(String(200))  # scrypt, set by the web app
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # Argon2id (scheduler.accounts)
+    # the TOTP second factor's secret, encrypted with the settings secret; None: no second factor
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    password_changed_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -176,7 +182,7 @@ class PostVariant(Base):
 
 
 class Publication(Base):
-    """A post on one channel, with the state machine of ``scheduler.states``."""
+    """A post on one channel, with the state machine of ``scheduler.publishing.states``."""
 
     __tablename__ = "publications"
     __table_args__ = (
@@ -293,7 +299,7 @@ class Share(Base):
 
 
 class ChannelSchedule(Base):
-    """A channel's time slots, daily maximum and spacing (``scheduler.slots.PostingSchedule``)."""
+    """A channel's time slots, daily maximum and spacing (``scheduler.planning.slots.PostingSchedule``)."""
 
     __tablename__ = "posting_schedules"
 
@@ -320,7 +326,7 @@ class Worker(Base):
 
     A node that stops beating held messages no broker will hand back soon (reserved ETA messages
     wait for Redis' visibility timeout): the dispatcher re-sends what was queued when it saw the
-    node go silent (``scheduler.workers``).
+    node go silent (``scheduler.publishing.workers``).
     """
 
     __tablename__ = "workers"
@@ -345,7 +351,7 @@ class Control(Base):
 
 
 class CustomObservance(Base):
-    """An organisation's own awareness day, in the model of ``scheduler.observances.Observance``."""
+    """An organisation's own awareness day, in the model of ``scheduler.calendar.observances.Observance``."""
 
     __tablename__ = "custom_observances"
 
@@ -423,5 +429,184 @@ class Event(Base):
     from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str | None] = mapped_column(String(20))
     actor: Mapped[str | None] = mapped_column(String(200))
+    # how the actor reached crosspost: "operator" (the CLI at the server, `--as` naming whom it acts
+    # for), "token:<id>" (the API), "session" (the web app); None: crosspost itself
+    via: Mapped[str | None] = mapped_column(String(60))
     message: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Invitation(Base):
+    """A link that lets a person set their password once; only its hash is kept."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds the token, the database only its hash."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the absolute timeout; the idle one counts from last_seen_at
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class ApiToken(Base):
+    """A bearer token for the API: shown once, stored hashed, scoped to one organisation and a role."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, to tell tokens apart in lists
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # at most the user's role in org_id, checked on each use
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    """Failed sign-ins, per account and per address: what login throttling counts."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))  # "user:<name>" or "ip:<address>"
+    at: Mapped[datetime]
+
+
+class IdempotencyKey(Base):
+    """The first answer to a mutating API request, replayed for a repeated ``Idempotency-Key``."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("principal", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    principal: Mapped[str] = mapped_column(String(100))  # whose key: "token:<id>" or "session:<user id>"
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))  # method, path and body: a reused key with
+    # another request is refused, not answered with the first one's response
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None: the first request is still running
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebhookSubscription(Base):
+    """An organisation's URL that receives event kinds, signed the Standard Webhooks way."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    kinds: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(Text)  # "whsec_..." encrypted with the settings secret
+    description: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: sent, retried with backoff from here, logged."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))  # None: a test
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)  # webhook-id, the same on every retry
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]  # None once delivered or given up
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class NotificationTarget(Base):
+    """A chat destination (an apprise URL) for an organisation or one person."""
+
+    __tablename__ = "notification_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)  # encrypted with the settings secret: it holds tokens
+    kinds: Mapped[list[str]] = mapped_column(JSON)  # empty: every kind its people hear of
+    created_at: Mapped[datetime]
+
+
+class NotificationPreference(Base):
+    """How a person hears of one kind of event: at once, in a daily digest, or not at all."""
+
+    __tablename__ = "notification_preferences"
+    __table_args__ = (UniqueConstraint("user_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(60))
+    mode: Mapped[str] = mapped_column(String(10))  # now | digest | off
+
+
+class Notification(Base):
+    """One message to one person (or chat target) about one event: sent once, or kept for a digest."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("recipient", "kind", "event_id"),
+        Index("ix_notifications_due", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(100))  # "user:<id>" (email) or "target:<id>" (chat)
+    kind: Mapped[str] = mapped_column(String(60))
+    event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(10))  # now | digest
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Cursor(Base):
+    """How far a reader of the event log has got (webhook fan-out, notifications)."""
+
+    __tablename__ = "cursors"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    updated_at: Mapped[datetime]

@@ -1,0 +1,1 @@
+"""Accounts: passwords, second factors, invitations, web sessions and API tokens."""
