@@ -29,10 +29,12 @@ def list_posts(
     end: datetime | None = None,
     text: str | None = None,
     limit: int = 50,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
     """The newest posts first, each with its publications (with lateness) and who signed the
     current version. Filters: a publication state, channel or organisation (of a channel, or the
-    post's own), a due-time range [start, end) on any publication, and words in the text."""
+    post's own), a due-time range [start, end) on any publication, and words in the text;
+    ``before`` pages on (posts older than that id)."""
     if state is not None and state not in STATES:
         hint = get_close_matches(state, STATES, n=1)
         raise InvalidInput(
@@ -61,6 +63,8 @@ def list_posts(
         if org_id is not None:
             owned = select(Publication.post_id).join(Channel, Channel.id == Publication.channel_id)
             query = query.where((Post.org_id == org_id) | Post.id.in_(owned.where(Channel.org_id == org_id)))
+        if before is not None:  # the cursor: the page after the one that ended at post ``before``
+            query = query.where(Post.id < before)
         if text:
             words = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(func.lower(Post.text).like(f"%{words}%", escape="\\"))

@@ -1,0 +1,40 @@
+"""The FastAPI application: routers under /api/v1, problem+json errors, idempotent mutations."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+from fastapi import FastAPI
+
+from scheduler.api import problems
+from scheduler.api.idempotency import IdempotencyMiddleware
+from scheduler.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("crosspost")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    from scheduler.api.routes import ROUTERS
+
+    app = FastAPI(
+        title="crosspost",
+        version=_version(),
+        summary="Queue one piece of content, publish it adapted to every channel, once, on time.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        responses=problems.PROBLEMS,
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    app.add_middleware(IdempotencyMiddleware, runtime=runtime, prefix=API_PREFIX)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    return app
