@@ -127,13 +127,22 @@ def run_dispatcher(
     settings: Settings,
     clock: Callable[[], datetime],
     stop: threading.Event,
+    outbound: Callable[[datetime], object] | None = None,
 ) -> None:
-    """Poll every ``dispatch_interval`` seconds until ``stop`` is set; any number may run at once."""
+    """Poll every ``dispatch_interval`` seconds until ``stop`` is set; any number may run at once.
+
+    ``outbound`` (webhook deliveries and notifications, which the shell wires in: the core sends
+    no HTTP) runs every round after dispatching; its failure never stops dispatching."""
     next_sweep = 0.0
     while not stop.is_set():
         started = time.monotonic()
         try:
             dispatch_due(db, send, now=clock(), settings=settings)
+            if outbound is not None:
+                try:
+                    outbound(clock())
+                except Exception:
+                    log.exception("outbound deliveries failed; trying again next round")
             if started >= next_sweep:
                 sweep(db, send_reconcile, send_render, now=clock(), settings=settings)
                 next_sweep = started + settings.reconcile_interval
