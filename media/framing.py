@@ -35,8 +35,9 @@ def find_focus(image: Image.Image) -> Focus:
     return ((sum_x / total + 1.5) / (width + 2), (sum_y / total + 1.5) / (height + 2))
 
 
-def closest_frame(image: Image.Image, spec: ImageSpec) -> Frame:
-    aspect = image.width / image.height
+def closest_frame(image: Image.Image | tuple[int, int], spec: ImageSpec) -> Frame:
+    width, height = image if isinstance(image, tuple) else image.size
+    aspect = width / height
     return min(spec.frames, key=lambda frame: abs(_log_ratio(frame.aspect, aspect)))
 
 
@@ -95,14 +96,22 @@ def pad(image: Image.Image, frame: Frame, background: str | tuple[int, int, int]
 
 def scale_for(image: Image.Image, frame: Frame, spec: ImageSpec) -> Image.Image:
     """Scale to the frame's size, never above the source unless the platform's minimum needs it."""
-    factor = min(1.0, frame.width / image.width, frame.height / image.height)
-    if image.width * factor < spec.min_width:
-        factor = spec.min_width / image.width  # the one case where upscaling is required
-    if spec.max_side:
-        factor = min(factor, spec.max_side / max(image.width, image.height))
-    if spec.max_pixels and image.width * image.height * factor * factor > spec.max_pixels:
-        factor = (spec.max_pixels / (image.width * image.height)) ** 0.5
-    if abs(factor - 1.0) < 1e-3:
+    size = scaled_size(image.size, frame, spec)
+    if size == image.size:
         return image
-    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def scaled_size(size: tuple[int, int], frame: Frame, spec: ImageSpec) -> tuple[int, int]:
+    """The size ``scale_for`` brings an image of ``size`` to (``size`` itself: no resize)."""
+    width, height = size
+    factor = min(1.0, frame.width / width, frame.height / height)
+    if width * factor < spec.min_width:
+        factor = spec.min_width / width  # the one case where upscaling is required
+    if spec.max_side:
+        factor = min(factor, spec.max_side / max(width, height))
+    if spec.max_pixels and width * height * factor * factor > spec.max_pixels:
+        factor = (spec.max_pixels / (width * height)) ** 0.5
+    if abs(factor - 1.0) < 1e-3:
+        return size
+    return (max(1, round(width * factor)), max(1, round(height * factor)))

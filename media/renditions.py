@@ -12,12 +12,15 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import pyvips  # type: ignore[import-untyped]  # pyvips ships no type information
 from PIL import Image, ImageDraw
 
+from media import raster
 from media.files import file_sha256, sniff_video
-from media.framing import Focus, closest_frame, crop, crop_box, pad, scale_for
-from media.images import encode, read_image
+from media.framing import Focus, closest_frame, crop_box, pad, scale_for, scaled_size
+from media.images import MAX_INPUT_BYTES, MAX_PIXELS, MIN_SIDE, Encoded, encode
 from media.specs import SPECS, Frame, ImageSpec, VideoSpec
 from media.video import VideoRendition, check_video, frame_at, inspect, still_video, transcode
 from scheduler.errors import InvalidInput, InvalidMedia
@@ -88,43 +91,27 @@ def adapt_image(
     focus: Focus | None = None,
     background: str = "blur",
 ) -> Rendition:
+    """``source`` rendered for ``platform``'s image (or YouTube's thumbnail).
+
+    On libvips (``media.raster``): the header is checked before anything is decoded, the subject
+    found once per source file (for every channel and publication it goes to), and the crop
+    decoded at the smallest scale that still holds the output's pixels, resized and encoded in one
+    streaming pass. Padding composes its canvas with Pillow, on the already scaled image."""
     if mode not in MODES:
         raise InvalidInput(f"unknown mode {mode!r}; use {', '.join(MODES)}")
     if focus is not None and not all(0.0 <= value <= 1.0 for value in focus):
         raise InvalidInput(f"focus {focus} must be two numbers between 0 and 1 (x, y)")
     kind, spec = image_spec(platform)
-    loaded = read_image(source)
-    image = loaded.image
-    subject = focus if focus is not None else loaded.focus
-    frame = closest_frame(image, spec)
+    loaded = raster.header(source, max_bytes=MAX_INPUT_BYTES, max_pixels=MAX_PIXELS, min_side=MIN_SIDE)
+    subject = focus if focus is not None else raster.focus_of(loaded)
     notes = list(loaded.notes)
-    if mode == "fit":
-        low, high = spec.fit_aspect
-        aspect = image.width / image.height
-        if not low - 1e-9 <= aspect <= high + 1e-9:
-            bound = low if aspect < low else high
-            notes.append(f"aspect {aspect:.2f} is outside what {platform} shows uncropped; cropped to {bound:.2f}")
-            image = crop(image, _frame_of(bound, frame), subject, spec.focus_target)
-        frame = _frame_within(image, frame)
-    elif mode == "pad":
-        image = pad(image, frame, background)
-    else:
-        image = crop(image, frame, subject, spec.focus_target)
-    before = image.width
-    image = scale_for(image, frame, spec)
-    if image.width > before:  # scale_for upscales only to a platform minimum
-        notes.append(f"upscaled from {before} px wide to {platform}'s minimum of {spec.min_width}")
-    # rounding (and upscaling a tiny source to a platform minimum) can leave the aspect a few
-    # pixels off; trim them so the platform gets exactly its frame, or its accepted range
-    low, high = spec.fit_aspect if mode == "fit" else (frame.aspect, frame.aspect)
-    wanted = min(max(image.width / image.height, low), high)
-    image = image.crop(crop_box(image.size, wanted, (0.5, 0.5)))
-    if image.width < spec.min_width:
-        # that trim took a few pixels off a source upscaled to exactly the minimum width (a
-        # 40x40 image became 640x352, trimmed to 626x352): size it to the minimum directly
-        size = (spec.min_width, max(1, round(spec.min_width / wanted)))
-        image = image.resize(size, Image.Resampling.LANCZOS)
-    encoded = encode(image, spec.output, spec.max_bytes, min_width=spec.min_width)
+    try:
+        if mode == "pad":
+            encoded = _padded(loaded, spec, platform, background, notes)
+        else:
+            encoded = _cropped(loaded, spec, platform, mode, subject, notes)
+    except pyvips.Error as exc:  # what a damaged file raises once its pixels are decoded
+        raise raster.refusal(source, exc) from None
     path = out_dir / f"{platform}-{kind}-{_digest(source, (spec, mode, subject, background))}{_EXTENSIONS[spec.output]}"
     _write_atomically(path, encoded.data)
     return Rendition(
@@ -142,6 +129,70 @@ def adapt_image(
         problems=tuple(check_rendition(path, spec, mode)),
         notes=tuple(notes),
     )
+
+
+def _cropped(
+    loaded: raster.Header, spec: ImageSpec, platform: str, mode: str, subject: Focus, notes: list[str]
+) -> Encoded:
+    """Crop (around the subject) or fit: every size worked out from the header, then one libvips
+    pipeline from the file to the JPEG."""
+    size = loaded.size
+    frame = closest_frame(size, spec)
+    if mode == "fit":
+        low, high = spec.fit_aspect
+        aspect = size[0] / size[1]
+        box = (0, 0, *size)
+        if not low - 1e-9 <= aspect <= high + 1e-9:
+            bound = low if aspect < low else high
+            notes.append(f"aspect {aspect:.2f} is outside what {platform} shows uncropped; cropped to {bound:.2f}")
+            box = crop_box(size, _frame_of(bound, frame).aspect, subject, spec.focus_target)
+        frame = _frame_within((box[2] - box[0], box[3] - box[1]), frame)
+    else:
+        box = crop_box(size, frame.aspect, subject, spec.focus_target)
+    box_size = (box[2] - box[0], box[3] - box[1])
+    scaled = scaled_size(box_size, frame, spec)
+    if scaled[0] > box_size[0]:  # scaled_size upscales only to a platform minimum
+        notes.append(f"upscaled from {box_size[0]} px wide to {platform}'s minimum of {spec.min_width}")
+    # rounding (and upscaling a tiny source to a platform minimum) can leave the aspect a few
+    # pixels off; trim them so the platform gets exactly its frame, or its accepted range
+    low, high = spec.fit_aspect if mode == "fit" else (frame.aspect, frame.aspect)
+    wanted = min(max(scaled[0] / scaled[1], low), high)
+    left, top, right, bottom = crop_box(scaled, wanted, (0.5, 0.5))
+    # that trim can take a few pixels off a source upscaled to exactly the minimum width (a
+    # 40x40 image became 640x352, trimmed to 626x352): then it is sized to the minimum directly
+    exact = (spec.min_width, max(1, round(spec.min_width / wanted))) if right - left < spec.min_width else None
+
+    def build() -> Any:
+        image = raster.render(loaded, box, scaled)
+        if (left, top, right, bottom) != (0, 0, *scaled):
+            image = image.crop(left, top, right - left, bottom - top)
+        if exact is not None:
+            resized = image.resize(exact[0] / image.width, vscale=exact[1] / image.height, kernel="lanczos3")
+            image = raster.exactly(resized, exact)
+        return image
+
+    if spec.output != "JPEG":  # every channel renders JPEG today; any other format goes through Pillow
+        return encode(raster.to_pil(build()), spec.output, spec.max_bytes, min_width=spec.min_width)
+    return raster.encode_jpeg(build, spec.max_bytes, min_width=spec.min_width)
+
+
+def _padded(loaded: raster.Header, spec: ImageSpec, platform: str, background: str, notes: list[str]) -> Encoded:
+    """The whole image inside the frame's aspect: libvips scales it down, Pillow pads it."""
+    width, height = loaded.size
+    frame = closest_frame(loaded.size, spec)
+    factor = min(1.0, frame.width / width, frame.height / height)
+    fitted = (max(1, round(width * factor)), max(1, round(height * factor)))
+    image = pad(raster.to_pil(raster.render(loaded, (0, 0, width, height), fitted, keep_alpha=True)), frame, background)
+    before = image.width
+    image = scale_for(image, frame, spec)
+    if image.width > before:  # scale_for upscales only to a platform minimum
+        notes.append(f"upscaled from {before} px wide to {platform}'s minimum of {spec.min_width}")
+    wanted = frame.aspect
+    image = image.crop(crop_box(image.size, wanted, (0.5, 0.5)))
+    if image.width < spec.min_width:
+        size = (spec.min_width, max(1, round(spec.min_width / wanted)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return encode(image, spec.output, spec.max_bytes, min_width=spec.min_width)
 
 
 def is_video(path: Path) -> bool:
@@ -318,11 +369,12 @@ def _frame_of(aspect: float, like: Frame) -> Frame:
     return Frame(width=round(like.height * aspect), height=like.height)
 
 
-def _frame_within(image: Image.Image, frame: Frame) -> Frame:
-    """Keep the image's own aspect, bounded by the frame's longer side."""
+def _frame_within(size: tuple[int, int], frame: Frame) -> Frame:
+    """Keep the image's own aspect (``size``), bounded by the frame's longer side."""
+    width, height = size
     longest = max(frame.width, frame.height)
-    factor = min(1.0, longest / max(image.width, image.height))
-    return Frame(width=max(1, round(image.width * factor)), height=max(1, round(image.height * factor)))
+    factor = min(1.0, longest / max(width, height))
+    return Frame(width=max(1, round(width * factor)), height=max(1, round(height * factor)))
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
