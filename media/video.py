@@ -366,6 +366,9 @@ def _encode(source: Path, target: Path, chosen: Plan) -> None:
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt, vout.bit_rate = width, height, "yuv420p", bitrate
         vout.options = dict[str, object](x264_options(chosen))
+        # PyAV opens codecs with slice threading only; for libx264 that means sliced threads
+        # (b_sliced_threads), which the ffmpeg command line does not use: frame threads, as there
+        vout.codec_context.thread_type = "AUTO"
         graph = av.filter.Graph()
         nodes = [graph.add_buffer(template=vin)]
         nodes += [graph.add(name, args) for name, args in chain]
@@ -434,6 +437,7 @@ def still_video(image_path: Path, spec: VideoSpec, out: Path, *, seconds: float 
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = target.width, target.height, "yuv420p"
         stream.options = {"preset": "veryfast", "profile": "high", "g": str(int(fps) // 2), "x264-params": "open-gop=0"}
+        stream.codec_context.thread_type = "AUTO"  # x264's frame threads, as in _encode
         frame = av.VideoFrame.from_image(canvas).reformat(format="yuv420p")  # type: ignore[no-untyped-call]
         for index in range(int(seconds * fps)):
             frame.pts, frame.time_base = index, 1 / fps
