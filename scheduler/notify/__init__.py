@@ -1,0 +1,1 @@
+"""Outbound messages: webhooks and notifications (HTTP, SMTP): not the domain core."""
