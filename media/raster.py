@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -37,6 +37,8 @@ _FOCUS_CACHE = 256  # focal points kept, by file
 _focus_cache: dict[tuple[str, int, int], Focus] = {}
 # per thread: the source focus_of last decoded (its key, the shrink, the image), for render
 _decoded: dict[int, tuple[tuple[str, int, int], int, Any]] = {}
+# per thread: the source decoded_once keeps for every render within it
+_pinned: dict[int, tuple[tuple[str, int, int], int, Any]] = {}
 _lock = threading.Lock()
 # libvips keeps recent operations, decoded images included, for reuse; a worker renders each
 # source once per channel and never asks for the same pixels again: keep nothing (measured: the
@@ -121,11 +123,7 @@ def focus_of(source: Header) -> Focus:
     found = _focus_cache.get(source.key)
     if found is not None:
         return found
-    shrink = 1
-    for factor in _SHRINKS.get(source.loader, ()):
-        if min(source.width, source.height) / factor >= DECODE_MIN_SIDE:
-            shrink = factor
-            break
+    shrink = _focus_shrink(source)
     try:
         decoded = _load(source, shrink, sequential=False)
         small = _srgb(decoded.thumbnail_image(_FOCUS_SIDE, height=_FOCUS_SIDE, size="down"))
@@ -141,6 +139,31 @@ def focus_of(source: Header) -> Focus:
             del _focus_cache[next(iter(_focus_cache))]
         _decoded[threading.get_ident()] = (source.key, shrink, decoded)
     return found
+
+
+def _focus_shrink(source: Header) -> int:
+    for factor in _SHRINKS.get(source.loader, ()):
+        if min(source.width, source.height) / factor >= DECODE_MIN_SIDE:
+            return factor
+    return 1
+
+
+@contextlib.contextmanager
+def decoded_once(source: Header) -> Iterator[None]:
+    """Within this block, every ``render`` of ``source`` (in this thread) crops from one decode of
+    it, the one its focal point is found on: a source's channels rendered together."""
+    focus_of(source)
+    shrink = _focus_shrink(source)
+    image = _decoded_for(source, shrink)
+    if image is None:  # the focal point was known: nothing decoded yet
+        image = _load(source, shrink, sequential=False)
+    with _lock:
+        _pinned[threading.get_ident()] = (source.key, shrink, image)
+    try:
+        yield
+    finally:
+        with _lock:
+            _pinned.pop(threading.get_ident(), None)
 
 
 def _load(source: Header, shrink: int, *, sequential: bool) -> Any:
@@ -161,7 +184,9 @@ def _decoded_for(source: Header, shrink: int) -> Any | None:
     """The image ``focus_of`` just decoded for this thread, if it is of ``source`` and has at
     least the pixels a decode at 1/``shrink`` would have (taken once: it is not kept)."""
     with _lock:
-        kept = _decoded.pop(threading.get_ident(), None)
+        kept = _pinned.get(threading.get_ident())
+        if kept is None or kept[0] != source.key:
+            kept = _decoded.pop(threading.get_ident(), None)
     if kept is None or kept[0] != source.key or kept[1] > shrink:
         return None
     return kept[2]

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageStat
 
 from media import framing, raster
-from media.renditions import adapt_image
+from media.renditions import adapt_all, adapt_image, adapt_images
 from media.specs import SPECS
 from scheduler.errors import InvalidMedia
 
@@ -163,3 +163,47 @@ def test_the_decompression_bomb_limit_is_checked_before_decoding(tmp_path: Path)
     Image.new("1", (16_000, 4_500)).save(source)  # 72 MP: just over the limit, a few KB on disk
     with pytest.raises(InvalidMedia, match=r"wide.png: 16000x4500 is 72,000,000 pixels, over the limit of 64,000,000"):
         adapt_image(source, "x", tmp_path / "out")
+
+
+def test_a_sources_channels_rendered_together_decode_it_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "photo.jpg"
+    _scene((6000, 4000)).save(source, quality=90)
+    loads: list[int] = []
+    real = raster._load
+
+    def counted(header: raster.Header, shrink: int, *, sequential: bool) -> object:
+        loads.append(shrink)
+        return real(header, shrink, sequential=sequential)
+
+    monkeypatch.setattr(raster, "_load", counted)
+    apart = [adapt_image(source, channel, tmp_path / "apart") for channel in CHANNELS]
+    # one publication per channel: the focal point's decode serves the first, then one each
+    assert loads == [2, 4, 2, 4]  # 1/2 for 1600 and 1920 px outputs, 1/4 for 1200 and 1280
+    loads.clear()
+    raster._focus_cache.clear()
+    together = adapt_images(source, CHANNELS, tmp_path / "together")
+    assert loads == [2]  # one decode for all four
+    for one, other in zip(apart, together, strict=True):
+        assert other.path.name == one.path.name  # the same recipe, so the same content address
+        assert (other.width, other.height, other.focus, other.problems) == (one.width, one.height, one.focus, ())
+    assert not raster._pinned  # and the decoded image is not kept afterwards
+
+
+def test_adapt_all_renders_an_images_channels_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = tmp_path / "a.jpg", tmp_path / "b.png"
+    _scene((3000, 2000)).save(first, quality=90)
+    _scene((1200, 1600)).save(second)
+    loads: list[Path] = []
+    real = raster._load
+
+    def counted(header: raster.Header, shrink: int, *, sequential: bool) -> object:
+        loads.append(header.path)
+        return real(header, shrink, sequential=sequential)
+
+    monkeypatch.setattr(raster, "_load", counted)
+    renditions = adapt_all([first, second], ["x", "linkedin", "tiktok"], tmp_path / "out")
+    assert loads == [first, second]
+    assert [(Path(r.source).name, r.channel) for r in renditions] == [
+        (name, channel) for name in ("a.jpg", "b.png") for channel in ("x", "linkedin", "tiktok")
+    ]
+    assert all(r.problems == () for r in renditions)
