@@ -78,6 +78,14 @@ class Settings(BaseSettings):
 
     heartbeat_file: Path | None = Field(None, description="Touched every dispatcher round, for health checks.")
     http_timeout: float = 30.0
+    # Web sessions (scheduler/accounts/sessions.py): signed out after this long without a request,
+    # and after this long whatever happens.
+    session_idle_timeout: float = Field(1800.0, gt=0, description="Seconds a web session may stay unused.")
+    session_absolute_timeout: float = Field(43200.0, gt=0, description="Seconds a web session lasts at most.")
+    # Argon2id cost (OWASP's recommendation: 19 MiB, 2 passes, 1 lane); hashes made with other
+    # values are redone at the next sign-in. Tests lower them; production should not.
+    password_hash_memory_kib: int = Field(19456, ge=8, description="Argon2id memory per password hash (KiB).")
+    password_hash_time_cost: int = Field(2, ge=1, description="Argon2id passes per password hash.")
     max_media_bytes: int = 1024 * 1024 * 1024
     media_fetch_timeout: float = 60.0
     # hosts whose media may be fetched even though they resolve to a private or loopback address
@@ -112,6 +120,7 @@ class Settings(BaseSettings):
     media_listen: str | None = Field(None, description="host:port on which `crosspost up` serves /media/ (e.g. :8770).")
     x_media_chunk: int = 4 * 1024 * 1024  # APPEND chunk; the v2 limit is unconfirmed, 1-4 MiB is safe
     x_status_poll_limit: float = 600.0  # give up waiting for X's media processing after this long
+    web_base_url: str = Field("http://127.0.0.1:8000", description="Links in notifications: <this>/posts/<id>.")
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
