@@ -120,7 +120,15 @@ class Settings(BaseSettings):
     media_listen: str | None = Field(None, description="host:port on which `crosspost up` serves /media/ (e.g. :8770).")
     x_media_chunk: int = 4 * 1024 * 1024  # APPEND chunk; the v2 limit is unconfirmed, 1-4 MiB is safe
     x_status_poll_limit: float = 600.0  # give up waiting for X's media processing after this long
+    # Notifications to people (docs/notifications.md); without smtp_host no email is sent.
     web_base_url: str = Field("http://127.0.0.1:8000", description="Links in notifications: <this>/posts/<id>.")
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from: str = "crosspost@localhost"
+    digest_hour: int = Field(7, ge=0, le=23, description="The hour (UTC) the daily notification digest is sent.")
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
