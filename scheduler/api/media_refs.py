@@ -1,7 +1,8 @@
 """Media a request names: files uploaded first (``POST /api/v1/media``), referred to by their id.
 
 An upload is checked (``media_store.check``: it decodes, it fits the limits) and kept under
-``<data_dir>/uploads/<sha256><ext>`` with its original name beside it (``<sha256>.name``); a post
+``<data_dir>/uploads/<sha256><ext>`` with its original name beside it (``<sha256>.name``) and what
+the check found (``<sha256>.meta``, JSON); a post
 created with it copies it into the content-addressed media store, as a file named on the command
 line would be.
 """
@@ -36,11 +37,24 @@ def uploads_dir(runtime: Runtime) -> Path:
     return runtime.settings.data_dir / "uploads"
 
 
+def name_file(folder: Path, media_id: str) -> Path:
+    """The upload's original name, beside it."""
+    return folder / f"{media_id}.name"
+
+
+def metadata_file(folder: Path, media_id: str) -> Path:
+    """What the upload's check found (kind, type, size, dimensions), as JSON beside it."""
+    return folder / f"{media_id}.meta"
+
+
+SIDECARS = frozenset({".name", ".meta"})
+
+
 def uploaded(runtime: Runtime, media_id: str) -> Path:
     """The uploaded file with this id, or ``InvalidInput`` naming it."""
     if not MEDIA_ID.match(media_id):
         raise InvalidInput(f"media id {media_id!r} is not a media id (64 hex characters)")
-    found = [p for p in uploads_dir(runtime).glob(f"{media_id}.*") if p.suffix != ".name"]
+    found = [p for p in uploads_dir(runtime).glob(f"{media_id}.*") if p.suffix not in SIDECARS]
     if not found:
         raise InvalidInput(f"no uploaded media {media_id}; upload it first with POST /api/v1/media")
     return found[0]

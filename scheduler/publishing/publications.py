@@ -878,3 +878,84 @@ def load(connection: Connection, publication_id: int, settings: Settings) -> Loa
             status=first.channel_status,
         ),
     )
+
+
+# -- a person settles what the pipeline could not ---------------------------------------------------
+
+PUBLISHED_BY_HAND, NOT_PUBLISHED = "published", "not_published"
+RESOLVABLE = frozenset({S.UNKNOWN, S.NEEDS_ATTENTION})
+
+
+def resolve_by_hand(
+    db: Database,
+    publication_id: int,
+    *,
+    outcome: str,
+    reason: str,
+    now: datetime,
+    actor: str | None = None,
+    remote_id: str | None = None,
+    remote_url: str | None = None,
+) -> PublicationState:
+    """A person says what became of a publication the pipeline could not settle (``unknown`` or
+    ``needs_attention``): ``published`` (seen on the platform; its id and URL if known) or
+    ``not_published`` (it is not there: it is cancelled, and ``post retry`` sends it again).
+    The reason and who gave it go into the event; only an editor or above of the channel's
+    organisation may. Returns the state it ends in."""
+    from scheduler.editorial.authorization import Action, authorize
+    from scheduler.errors import NotFound, StateConflict
+
+    if outcome not in (PUBLISHED_BY_HAND, NOT_PUBLISHED):
+        raise InvalidInput(f"outcome {outcome!r}: say {PUBLISHED_BY_HAND} or {NOT_PUBLISHED}")
+    if not reason.strip():
+        raise InvalidInput("say why: the reason is empty")
+    if outcome == NOT_PUBLISHED and (remote_id or remote_url):
+        raise InvalidInput("a publication that is not published has no remote id or URL")
+    with db.transaction() as session:
+        row = session.get(Publication, publication_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"no publication with id {publication_id}")
+        channel = session.get(Channel, row.channel_id)
+        assert channel is not None
+        doing = f"resolve publication {publication_id} on {channel.name}"
+        authorize(session, actor, Action.EDIT_POST, [channel.org_id], doing=doing)
+        state = PublicationState(row.state)
+        if state not in RESOLVABLE:
+            raise StateConflict(
+                f"publication {publication_id} is {state}; only unknown or needs_attention ones are resolved by hand"
+            )
+        message = f"resolved by hand: {outcome.replace('_', ' ')}: {reason.strip()}"
+        if outcome == PUBLISHED_BY_HAND:
+            version = session.scalar(select(Post.version).where(Post.id == row.post_id))
+            values: dict[str, Any] = {
+                "published_at": now,
+                "published_version": version,
+                "lease_until": None,
+                "next_attempt_at": None,
+                "dispatch_token": None,
+            }
+            if remote_id:
+                values["remote_id"] = remote_id
+            if remote_url:
+                values["remote_url"] = remote_url
+            steps = [(state, S.PUBLISHED, values)]
+        else:
+            cancel: dict[str, Any] = {"lease_until": None, "next_attempt_at": None, "dispatch_token": None}
+            # unknown has no move to cancelled: it passes through needs_attention, both recorded
+            steps = [(S.UNKNOWN, S.NEEDS_ATTENTION, {})] if state is S.UNKNOWN else []
+            steps.append((S.NEEDS_ATTENTION, S.CANCELLED, cancel))
+        connection = session.connection()
+        for source, to, changes in steps:
+            moved = apply(
+                connection,
+                source,
+                to,
+                now=now,
+                match={"id": publication_id},
+                values=changes,
+                message=message,
+                actor=actor,
+            )
+            if not moved:
+                raise StateConflict(f"publication {publication_id} changed meanwhile; look at it again")
+        return steps[-1][1]
