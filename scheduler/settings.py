@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     media_listen: str | None = Field(None, description="host:port on which `crosspost up` serves /media/ (e.g. :8770).")
     x_media_chunk: int = 4 * 1024 * 1024  # APPEND chunk; the v2 limit is unconfirmed, 1-4 MiB is safe
     x_status_poll_limit: float = 600.0  # give up waiting for X's media processing after this long
+    # The HTTP API (`crosspost up`, `crosspost web`); port 0 takes any free port (the log names it).
+    web_host: str = Field("127.0.0.1", description="Where `crosspost up` and `crosspost web` serve the API.")
+    web_port: int = Field(8000, description="The API's port (http://web_host:web_port/docs).")
     # Notifications to people (docs/notifications.md); without smtp_host no email is sent.
     web_base_url: str = Field("http://127.0.0.1:8000", description="Links in notifications: <this>/posts/<id>.")
     smtp_host: str | None = None

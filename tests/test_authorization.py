@@ -81,6 +81,8 @@ SCOPED: dict[str, tuple[str, Args]] = {
     "pause": ("instance", lambda w, o: ["pause", "--reason", "embargo"]),
     "resume": ("instance", lambda w, o: ["resume"]),
     "calendar import": ("admin", lambda w, o: ["calendar", "import", str(w.files["ics"]), "--org", o]),
+    # reading the feed's secret URL (made on first read); --rotate needs an admin (tests/api/test_feeds.py)
+    "org feed": ("contributor", lambda w, o: ["org", "feed", o]),
     "campaign add": (
         "contributor",
         lambda w, o: [
@@ -161,7 +163,7 @@ NOT_SCOPED: dict[str, str] = {
         "reads or checks only; on the server's CLI that is the operator's (the API scopes reads)",
     ),
     **dict.fromkeys(
-        ["org add", "user add", "db upgrade", "up", "worker", "dispatcher", "demo"],
+        ["org add", "user add", "db upgrade", "up", "web", "worker", "dispatcher", "demo"],
         "the operator's alone: takes no --as",
     ),
 }

@@ -37,4 +37,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware, runtime=runtime, prefix=API_PREFIX)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    from scheduler.api import ops
+
+    app.include_router(ops.router)  # /healthz, /metrics, /feeds/<token>.ics, /media/: at the root, no token
     return app

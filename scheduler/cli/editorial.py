@@ -62,6 +62,21 @@ def org_list(as_json: JsonFlag = False) -> None:
     )
 
 
+@org_app.command("feed")
+def org_feed(
+    org: Annotated[str, typer.Argument(help="The organisation")],
+    rotate: Annotated[bool, typer.Option("--rotate", help="Give it a new URL; the old one stops working")] = False,
+    as_user: AsUser = None,
+) -> None:
+    """Print the secret URL of the organisation's calendar feed (.ics: its posts and the awareness days)."""
+    from scheduler.calendar.feed import feed_url
+    from scheduler.runtime import build_runtime
+
+    runtime = build_runtime()
+    base = runtime.settings.web_base_url
+    print(feed_url(runtime.db, org, actor=actor(as_user), base_url=base, now=runtime.clock(), rotate=rotate))
+
+
 # -- people --------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Running crosspost: `up`, `worker`, `dispatcher`, `demo`, `db upgrade`, `config`."""
+"""Running crosspost: `up`, `web`, `worker`, `dispatcher`, `demo`, `db upgrade`, `config`."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def config(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 def up(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Run the dispatcher and a worker in this process (embedded mode: no broker needed)."""
+    """Run the dispatcher, a worker and the HTTP API in this process (embedded mode: no broker needed)."""
     from scheduler.publishing.embedded import run_embedded
     from scheduler.runtime import build_runtime
 
@@ -84,7 +84,46 @@ def up(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> Non
             runtime.settings.media_listen,
             runtime.settings.public_base_url,
         )
-    run_embedded(runtime, _stop_on_signals())
+    from scheduler.api.server import ApiThread, bind
+
+    # bound before anything runs: a port taken stops `up` with one line, not a half-started process
+    api = ApiThread(runtime, bind(runtime.settings.web_host, runtime.settings.web_port))
+    stop = _stop_on_signals()
+    api.start()
+    try:
+        run_embedded(runtime, stop)
+    finally:
+        api.stop()
+
+
+def web(
+    host: Annotated[str | None, typer.Option(help="Listen on this address (default: CROSSPOST_WEB_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen on this port (default: CROSSPOST_WEB_PORT)")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes accepting requests")] = 1,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Serve only the HTTP API (no dispatcher), against the configured database: for more API capacity."""
+    from scheduler.api.server import ApiThread, bind, serve_workers
+    from scheduler.runtime import build_runtime
+
+    _logging(verbose)
+    runtime = build_runtime()  # migrated (and the settings checked) before any worker process starts
+    listener = bind(
+        host if host is not None else runtime.settings.web_host,
+        port if port is not None else runtime.settings.web_port,
+        port_from="--port" if port is not None else "CROSSPOST_WEB_PORT",
+        host_from="--host" if host is not None else "CROSSPOST_WEB_HOST",
+    )
+    logging.getLogger("crosspost").info("crosspost web: database %s", runtime.settings.masked()["database_url"])
+    if workers > 1:
+        serve_workers(listener, workers)
+        return
+    stop = _stop_on_signals()
+    api = ApiThread(runtime, listener).start()
+    while not stop.wait(0.5) and api.thread.is_alive():
+        pass
+    api.stop()
+
 
 
 def _serve_media(settings: Settings) -> None:
