@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import logging
 import smtplib
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -84,8 +85,9 @@ RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 # a claimed row waits this long before another round takes it again (its sender died mid-send)
 CLAIM_LEASE = timedelta(minutes=5)
-BATCH = 100
-SMTP_TIMEOUT = 20.0
+# at most BATCH sends of at most SMTP_TIMEOUT each: a claimed batch ends well within CLAIM_LEASE
+BATCH = 20
+SMTP_TIMEOUT = 10.0
 EXCERPT = 280
 
 
@@ -144,20 +146,28 @@ def preferences(db: Database, user: str, *, actor: str | None = None) -> dict[st
 
 def set_preference(db: Database, user: str, kind: str, mode: str, *, actor: str | None = None) -> dict[str, str]:
     """``user`` hears of ``kind`` at once (now), in the daily digest, or not at all (off)."""
-    _check_kind(kind)
-    _check_mode(mode)
+    return set_preferences(db, user, {kind: mode}, actor=actor)
+
+
+def set_preferences(db: Database, user: str, modes: dict[str, str], *, actor: str | None = None) -> dict[str, str]:
+    """Several kinds at once: all are checked before any is stored. Returns every kind's mode."""
+    for kind, mode in modes.items():
+        _check_kind(kind)
+        _check_mode(mode)
     with db.transaction() as session:
         person = user_named(session, user)
         _may_manage_person(session, actor, person, f"change the notification preferences of {user}")
-        row = session.scalar(
-            select(NotificationPreference).where(
-                NotificationPreference.user_id == person.id, NotificationPreference.kind == kind
+        rows = {
+            row.kind: row
+            for row in session.scalars(
+                select(NotificationPreference).where(NotificationPreference.user_id == person.id)
             )
-        )
-        if row is None:
-            session.add(NotificationPreference(user_id=person.id, kind=kind, mode=mode))
-        else:
-            row.mode = mode
+        }
+        for kind, mode in modes.items():
+            if kind in rows:
+                rows[kind].mode = mode
+            else:
+                session.add(NotificationPreference(user_id=person.id, kind=kind, mode=mode))
     return preferences(db, user, actor=actor)
 
 
@@ -249,7 +259,7 @@ def _target_view(session: Session, target: NotificationTarget, url: str) -> dict
         "org": org.name if org else None,
         "user": person.name if person else None,
         "url": shown_url(url),
-        "kinds": list(target.kinds) or "all",
+        "kinds": list(target.kinds),  # empty: every kind
         "created_at": target.created_at.isoformat(),
     }
 
@@ -286,19 +296,31 @@ def list_targets(
 
 
 def remove_target(
-    db: Database, target_id: int, *, now: datetime, actor: str | None = None, org: str | None = None
+    db: Database,
+    target_id: int,
+    *,
+    now: datetime,
+    actor: str | None = None,
+    org: str | None = None,
+    user: str | None = None,
 ) -> None:
-    """Remove a chat target (``org``: only if it is that organisation's), and what it had still to send."""
+    """Remove a chat target (only if it is ``org``'s or ``user``'s, when given), and what it had
+    still to send."""
     with db.transaction() as session:
         target = session.get(NotificationTarget, target_id)
         owner = session.get(Organisation, target.org_id) if target and target.org_id else None
-        if target is None or (org is not None and (owner is None or owner.name != org)):
-            raise NotFound(f"no chat target {target_id}" + (f" of organisation {org}" if org else ""))
+        person = session.get(User, target.user_id) if target and target.user_id else None
+        if (
+            target is None
+            or (org is not None and (owner is None or owner.name != org))
+            or (user is not None and (person is None or person.name != user))
+        ):
+            whose = f" of organisation {org}" if org else f" of {user}" if user else ""
+            raise NotFound(f"no chat target {target_id}{whose}")
         if owner is not None:
             doing = f"manage the notification targets of {owner.name}"
             authorize(session, actor, Action.MANAGE_MEMBERS, [owner.id], doing=doing)
         else:
-            person = session.get(User, target.user_id)
             assert person is not None
             _may_manage_person(session, actor, person, f"remove a chat target of {person.name}")
         session.execute(
@@ -553,6 +575,31 @@ def deliver_notifications(runtime: Runtime, now: datetime) -> Delivery:
             _sent(db, message, now)
             delivery.sent += 1
     return delivery
+
+
+_round_lock = threading.Lock()
+_round: threading.Thread | None = None
+
+
+def deliver_in_background(runtime: Runtime, now: datetime) -> bool:
+    """``deliver_notifications`` in its own thread, so that a slow SMTP server or chat service
+    never holds the dispatcher's round; skipped (False) while the previous round still runs."""
+    global _round
+    with _round_lock:
+        if _round is not None and _round.is_alive():
+            return False
+        _round = threading.Thread(
+            target=_logged_round, args=(runtime, now), name="crosspost-notifications", daemon=True
+        )
+        _round.start()
+        return True
+
+
+def _logged_round(runtime: Runtime, now: datetime) -> None:
+    try:
+        deliver_notifications(runtime, now)
+    except Exception:
+        log.exception("notification round failed; trying again next round")
 
 
 def _claim(db: Database, now: datetime) -> list[_Claimed]:
