@@ -61,14 +61,12 @@ def default_org(org: str | None, caller_org: str | None, *, what: str) -> str:
     return chosen
 
 
-def parse_instant(text: str | None, tz: str | None, *, now: datetime, field: str) -> datetime | None:
+def parse_instant(text: str, tz: str | None, *, now: datetime, field: str) -> datetime:
     """An instant as the CLI takes it: an ISO instant with an offset, or a wall time with ``tz``
     (a time in a DST gap or fold is refused naming the valid times around it)."""
     from scheduler.errors import InvalidInput
     from scheduler.when import parse_due
 
-    if text is None:
-        return None
     zone = tz
     if zone is None:  # without a zone, a time without an offset is UTC (as `crosspost report` reads it)
         try:
