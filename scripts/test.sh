@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
+bash scripts/ensure_chromium.sh
 eval "$($BIN/python scripts/ensure_redis.py start)"
 trap '$BIN/python scripts/ensure_redis.py stop' EXIT
 

@@ -40,4 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     from scheduler.api import ops
 
     app.include_router(ops.router)  # /healthz, /metrics, /feeds/<token>.ics, /media/: at the root, no token
+    from scheduler.web.app import install as install_web
+
+    install_web(app)  # the pages, beside the API they share their services with
     return app

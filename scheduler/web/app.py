@@ -1,0 +1,52 @@
+"""Mounting the web app on the API's FastAPI application: pages, static files, redirects."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from scheduler.web import pages
+from scheduler.web.templating import render
+from scheduler.web.viewer import CsrfRefused, SignInRequired, sign_in_url
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _page_routers() -> list[APIRouter]:
+    found = []
+    for module in sorted(pkgutil.iter_modules(pages.__path__), key=lambda m: m.name):
+        router = getattr(importlib.import_module(f"{pages.__name__}.{module.name}"), "router", None)
+        if isinstance(router, APIRouter):
+            found.append(router)
+    return found
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in _page_routers():
+        app.include_router(router, include_in_schema=False)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse("/calendar", status_code=303)
+
+    @app.exception_handler(SignInRequired)
+    async def to_sign_in(_: Request, error: SignInRequired) -> Response:
+        return RedirectResponse(sign_in_url(error.next_path), status_code=303)
+
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, _: CsrfRefused) -> HTMLResponse:
+        return render(
+            request,
+            "message.html",
+            status_code=403,
+            viewer=None,
+            title="Refused",
+            message="This form was not sent from a page of this site (its security token is missing or old). "
+            "Reload the page and try again.",
+        )
