@@ -27,6 +27,7 @@ from scheduler.calendar import campaigns
 from scheduler.cli import app
 from scheduler.editorial import people, shares, signoff
 from scheduler.editorial.policy import ROLES
+from scheduler.notify.notifications import add_target
 from scheduler.planning import timetable
 from scheduler.runtime import Runtime
 from scheduler.store import open_database
@@ -129,6 +130,8 @@ SCOPED: dict[str, tuple[str, Args]] = {
         "contributor",
         lambda w, o: ["post", "adopt", str(w.ids[f"share-to:{o}"]), "--channel", f"{o}-x", "--now"],
     ),
+    "notify target add": ("admin", lambda w, o: ["notify", "target", "add", "--org", o, "json://127.0.0.1:9/hook"]),
+    "notify target remove": ("admin", lambda w, o: ["notify", "target", "remove", str(w.ids[f"target:{o}"])]),
 }
 
 NOT_SCOPED: dict[str, str] = {
@@ -165,6 +168,11 @@ NOT_SCOPED: dict[str, str] = {
     **dict.fromkeys(
         ["org add", "user add", "db upgrade", "up", "web", "worker", "dispatcher", "demo"],
         "the operator's alone: takes no --as",
+    ),
+    **dict.fromkeys(
+        ["notify prefs", "notify test", "notify target list"],
+        "a person's own settings, or a read: the person, an admin of their organisations or the operator "
+        "(tests/notify, tests/api/test_api_notifications.py)",
     ),
 }
 
@@ -240,6 +248,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         ids[f"blackout:{org}"], _ = timetable.add_blackout(
             db, name="quiet", start="2027-09-01T00:00Z", end="2027-09-02T00:00Z", channel=f"{org}-x", now=now
         )
+        ids[f"target:{org}"] = add_target(db, settings, org=org, url="json://127.0.0.1:9/hook", now=now)["id"]
     for role in ROLES:
         people.add_user(db, name=f"cms-{role}", now=now)
         people.set_role(db, user=f"cms-{role}", org="cms", role=role, now=now)

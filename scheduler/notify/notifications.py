@@ -706,7 +706,7 @@ def send_chat(url: str, title: str, body: str) -> None:
     apprise = _apprise()
 
     sender = apprise.Apprise()
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         if not sender.add(url):
             raise DeliveryFailed(f"apprise does not understand {shown_url(url)}")
         sent = sender.notify(title=title, body=body)
