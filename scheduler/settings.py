@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     media_fetch_timeout: float = 60.0
     # hosts whose media may be fetched even though they resolve to a private or loopback address
     media_allowed_hosts: frozenset[str] = frozenset()
+    # Outbound webhooks (docs/webhooks.md): hosts that may resolve to a private or loopback address,
+    # the time limit of one delivery (connection to answer), and how many are sent per round
+    webhook_allowed_hosts: frozenset[str] = frozenset()
+    webhook_timeout: float = Field(10.0, gt=0, le=60)
+    webhook_batch: int = Field(50, ge=1, le=1000)
     publish_queue: str = "publish"
     media_queue: str = "media"
     render_lease: float = 600.0  # a rendition request unanswered this long is asked again

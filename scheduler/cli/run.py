@@ -125,7 +125,6 @@ def web(
     api.stop()
 
 
-
 def _serve_media(settings: Settings) -> None:
     """Start the media server, or say in one line why it cannot listen (a port taken, a bad address)."""
     from scheduler.media_server import serve
@@ -162,6 +161,7 @@ def dispatcher(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False
 
     _require_broker()
     _logging(verbose)
+    from scheduler.notify.outbound import run_outbound
     from scheduler.publishing import tasks
     from scheduler.publishing.dispatch import run_dispatcher
 
@@ -174,6 +174,7 @@ def dispatcher(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False
         settings=runtime.settings,
         clock=runtime.clock,
         stop=_stop_on_signals(),
+        outbound=lambda now: run_outbound(runtime, now),
     )
 
 

@@ -48,6 +48,7 @@ class Action(StrEnum):
     SHARE = "share or withdraw posts"
     ADOPT = "adopt shared posts"
     VIEW = "see posts"  # of one's organisations, and those submitted to or shared with them
+    MANAGE_WEBHOOKS = "manage webhooks"
 
 
 # The lowest role that may take each action (roles in the order of ``policy.ROLES``).
@@ -75,6 +76,7 @@ MINIMUM_ROLE: dict[Action, str] = {
     Action.SHARE: "editor",
     Action.ADOPT: "contributor",
     Action.VIEW: "contributor",
+    Action.MANAGE_WEBHOOKS: "admin",
 }
 
 

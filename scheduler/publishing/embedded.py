@@ -102,6 +102,8 @@ def _logged(job: Callable[[], object]) -> object:
 
 def run_embedded(runtime: Runtime, stop: threading.Event) -> None:
     """`crosspost up`: dispatcher and executor in this process until ``stop`` is set."""
+    from scheduler.notify.outbound import run_outbound  # webhooks: HTTP, outside the core
+
     executor = EmbeddedExecutor(runtime, threads=runtime.settings.embedded_threads)
     # a node like a Celery worker: after a crash, the next start re-sends what this one held at once
     heartbeat = Heartbeat(runtime.db, runtime.settings, runtime.clock).start()
@@ -114,6 +116,7 @@ def run_embedded(runtime: Runtime, stop: threading.Event) -> None:
             settings=runtime.settings,
             clock=runtime.clock,
             stop=stop,
+            outbound=lambda now: run_outbound(runtime, now),
         )
     finally:
         executor.shutdown()
