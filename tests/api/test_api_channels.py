@@ -61,7 +61,7 @@ def test_channel_status_is_refused_to_other_organisations_and_unknown_names_are_
     with world.client("paula") as paula:
         refused = paula.get("/channels/collab-x")
         assert refused.status_code == 403
-        assert "partner" in refused.json()["detail"] or "collab" in refused.json()["detail"]
+        assert "paula is not a member of collab" in refused.json()["detail"]
         unknown = paula.get("/channels/nowhere")
         assert unknown.status_code == 404
         assert "'nowhere'" in unknown.json()["detail"]
