@@ -568,8 +568,8 @@ def deliver_notifications(runtime: Runtime, now: datetime) -> Delivery:
     for message in _claim(db, now):
         try:
             _send(db, settings, message)
-        except DeliveryFailed as failure:
-            _failed(db, message, str(failure), now)
+        except Exception as failure:  # one message that cannot go must not hold the others
+            _failed(db, message, str(failure) or type(failure).__name__, now)
             delivery.failed += 1
         else:
             _sent(db, message, now)

@@ -35,7 +35,7 @@ from scheduler.notify.notifications import (
 from scheduler.publishing.publications import mark_needs_reconnect
 from scheduler.runtime import Runtime
 from scheduler.store import Channel, Event, Notification, NotificationTarget, open_database
-from tests.conftest import Clock, make_settings
+from tests.conftest import Clock, make_settings, throwaway_postgres
 from tests.fakes.sink import Sink
 
 BASE_URL = "https://crosspost.example.org"
@@ -123,12 +123,16 @@ class Team:
         self.smtp.start()
 
 
-def _team(tmp_path: Path, sqlite_template: Path, *, smtp_running: bool = True) -> Iterator[Team]:
+def _sqlite(tmp_path: Path, sqlite_template: Path) -> str:
     shutil.copyfile(sqlite_template, tmp_path / "crosspost.db")
+    return f"sqlite:///{tmp_path / 'crosspost.db'}"
+
+
+def _team(tmp_path: Path, database_url: str, *, smtp_running: bool = True) -> Iterator[Team]:
     port = free_port()
     settings = make_settings(
         tmp_path / "data",
-        f"sqlite:///{tmp_path / 'crosspost.db'}",
+        database_url,
         smtp_host="127.0.0.1",
         smtp_port=port,
         smtp_starttls=False,
@@ -158,12 +162,22 @@ def _team(tmp_path: Path, sqlite_template: Path, *, smtp_running: bool = True) -
 
 @pytest.fixture
 def team(tmp_path: Path, sqlite_template: Path) -> Iterator[Team]:
-    yield from _team(tmp_path, sqlite_template)
+    yield from _team(tmp_path, _sqlite(tmp_path, sqlite_template))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def team_on(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Team]:
+    """The team on either database (PostgreSQL: a database of its own, so no cursor is left behind)."""
+    if request.param == "sqlite":
+        yield from _team(tmp_path, _sqlite(tmp_path, sqlite_template))
+        return
+    with throwaway_postgres("crosspost_notify") as url:
+        yield from _team(tmp_path, url)
 
 
 @pytest.fixture
 def team_smtp_down(tmp_path: Path, sqlite_template: Path) -> Iterator[Team]:
-    yield from _team(tmp_path, sqlite_template, smtp_running=False)
+    yield from _team(tmp_path, _sqlite(tmp_path, sqlite_template), smtp_running=False)
 
 
 def _parts(message: EmailMessage) -> tuple[str, str]:
@@ -173,7 +187,8 @@ def _parts(message: EmailMessage) -> tuple[str, str]:
     return str(plain.get_content()), str(rich.get_content())
 
 
-def test_the_rule_s_approver_hears_of_a_submission_and_the_author_of_the_approval(team: Team) -> None:
+def test_the_rule_s_approver_hears_of_a_submission_and_the_author_of_the_approval(team_on: Team) -> None:
+    team = team_on
     post_id = team.post("major", text="Ratio <b>5 & 6</b> measured")
     assert team.deliver() == (1, 1, 0)
     [notice] = team.mailbox.to("rita@example.org")
@@ -200,7 +215,7 @@ def test_the_rule_s_approver_hears_of_a_submission_and_the_author_of_the_approva
     assert len(team.mailbox.messages) == 2
 
 
-def test_changes_requested_and_a_near_deadline(team: Team) -> None:
+def test_changes_requested_a_near_deadline_and_a_missed_one(team: Team) -> None:
     routine = team.post("routine", hours=5.5)
     team.deliver()
     assert [m["Subject"] for m in team.mailbox.to("sam@example.org")] == [f"Post {routine} waits for your sign-off"]
@@ -216,6 +231,13 @@ def test_changes_requested_and_a_near_deadline(team: Team) -> None:
     assert changes["Subject"] == f"Changes requested on post {routine}"
     assert "sam asks for changes to" in _parts(changes)[0]
     assert "Name the detector" in _parts(changes)[0]
+    # not resubmitted by its deadline: the publication waits for a person, and the author hears why
+    team.clock.advance(3600)
+    overview.sweep_deadlines(team.runtime.db, now=team.clock())
+    team.deliver()
+    attention = team.mailbox.to("carol@example.org")[-1]
+    assert attention["Subject"] == f"Post {routine} needs attention on collab-x"
+    assert "not signed off by its deadline" in _parts(attention)[0]
     assert team.mailbox.to("rita@example.org") == []
 
 
