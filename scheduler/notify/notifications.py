@@ -89,6 +89,9 @@ CLAIM_LEASE = timedelta(minutes=5)
 BATCH = 20
 SMTP_TIMEOUT = 10.0
 EXCERPT = 280
+# apprise services that act on the machine crosspost runs on (its desktop, system log, a USB light):
+# nobody reads them there, and a person must not make the server do things through them
+SERVER_LOCAL_PLUGINS = frozenset({"dbus", "glib", "gnome", "macosx", "windows", "syslog", "blink1"})
 
 
 def _apprise() -> Any:
@@ -191,12 +194,14 @@ def check_apprise_url(url: str) -> str:
         raise InvalidInput("the chat URL is longer than 2,000 characters")
     # apprise logs why it refused a URL, quoting it: kept quiet, a secret must not reach the log
     with apprise.LogCapture(level=logging.DEBUG):
-        understood = apprise.Apprise.instantiate(url) is not None
-    if not understood:
+        plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
         raise InvalidInput(
             f"apprise does not understand the chat URL {shown_url(url)!r} (check the scheme and its "
             "tokens: https://github.com/caronc/apprise/wiki)"
         )
+    if type(plugin).__module__.rpartition(".")[2] in SERVER_LOCAL_PLUGINS:
+        raise InvalidInput(f"the chat URL {shown_url(url)!r} reaches this server's own desktop or log, not people")
     return url
 
 
