@@ -23,6 +23,7 @@ import pytest
 import typer
 
 from scheduler import posts
+from scheduler.accounts.tokens import create_token
 from scheduler.calendar import campaigns
 from scheduler.cli import app
 from scheduler.editorial import people, shares, signoff
@@ -132,6 +133,12 @@ SCOPED: dict[str, tuple[str, Args]] = {
     ),
     "notify target add": ("admin", lambda w, o: ["notify", "target", "add", "--org", o, "json://127.0.0.1:9/hook"]),
     "notify target remove": ("admin", lambda w, o: ["notify", "target", "remove", str(w.ids[f"target:{o}"])]),
+    # a token for someone else (one's own needs only membership: tests/test_cli_accounts.py)
+    "token create": (
+        "admin",
+        lambda w, o: ["token", "create", "--user", f"{o}-author", "--org", o, "--role", "contributor", "--name", "t"],
+    ),
+    "token revoke": ("admin", lambda w, o: ["token", "revoke", str(w.ids[f"token:{o}"])]),
 }
 
 NOT_SCOPED: dict[str, str] = {
@@ -168,6 +175,11 @@ NOT_SCOPED: dict[str, str] = {
     **dict.fromkeys(
         ["org add", "user add", "db upgrade", "up", "web", "worker", "dispatcher", "demo"],
         "the operator's alone: takes no --as",
+    ),
+    **dict.fromkeys(
+        ["user password", "user invite", "user sign-out-everywhere", "user totp-off", "token list"],
+        "the operator's at the server, for any account, no --as (the API and web app let people do their own, "
+        "tests/accounts); token list is a read",
     ),
     **dict.fromkeys(
         ["notify prefs", "notify test", "notify target list"],
@@ -249,6 +261,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
             db, name="quiet", start="2027-09-01T00:00Z", end="2027-09-02T00:00Z", channel=f"{org}-x", now=now
         )
         ids[f"target:{org}"] = add_target(db, settings, org=org, url="json://127.0.0.1:9/hook", now=now)["id"]
+        ids[f"token:{org}"] = create_token(db, user=f"{org}-author", org=org, role="contributor", name="t", now=now).id
     for role in ROLES:
         people.add_user(db, name=f"cms-{role}", now=now)
         people.set_role(db, user=f"cms-{role}", org="cms", role=role, now=now)

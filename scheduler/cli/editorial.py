@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -140,6 +141,64 @@ def user_list(as_json: JsonFlag = False) -> None:
             for row in rows
         ],
     )
+
+
+# -- accounts (scheduler/accounts; the operator's, at the server) ---------------------------------
+
+
+@user_app.command("password")
+def user_password(
+    name: Annotated[str, typer.Argument(help="The user")],
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read it from standard input's first line")] = False,
+) -> None:
+    """Set a user's password (typed twice, or --stdin; never on the command line); ends their sessions."""
+    from scheduler.accounts.passwords import set_password
+    from scheduler.cli.accounts import read_new_password
+    from scheduler.runtime import build_runtime
+
+    password = read_new_password(name, from_stdin=stdin)
+    runtime = build_runtime()
+    set_password(runtime.db, runtime.settings, name, password, now=runtime.clock())
+    print(f"password of {name} set; their web sessions are ended")
+
+
+@user_app.command("invite")
+def user_invite(
+    name: Annotated[str, typer.Argument(help="The user")],
+    valid_days: Annotated[int, typer.Option(min=1, max=30, help="How long the link works")] = 7,
+) -> None:
+    """Print a one-time link with which the user sets their password (an earlier unused one stops working)."""
+    from datetime import timedelta
+
+    from scheduler.accounts.invitations import invite
+    from scheduler.runtime import build_runtime
+
+    runtime = build_runtime()
+    sent = invite(runtime.db, runtime.settings, name, now=runtime.clock(), valid_for=timedelta(days=valid_days))
+    print(sent.url)
+    print(f"valid once, until {sent.expires_at.isoformat(timespec='minutes')}; give it to {name} only", file=sys.stderr)
+
+
+@user_app.command("sign-out-everywhere")
+def user_sign_out_everywhere(name: Annotated[str, typer.Argument(help="The user")]) -> None:
+    """End every web session of a user (a lost laptop); API tokens stay: crosspost token revoke."""
+    from scheduler.accounts.sessions import sign_out_everywhere
+    from scheduler.runtime import build_runtime
+
+    runtime = build_runtime()
+    ended = sign_out_everywhere(runtime.db, name, now=runtime.clock())
+    print(f"{name}: {ended} web session{'' if ended == 1 else 's'} ended")
+
+
+@user_app.command("totp-off")
+def user_totp_off(name: Annotated[str, typer.Argument(help="The user")]) -> None:
+    """Turn off a user's second factor (a lost phone); they set up a new one after signing in."""
+    from scheduler.accounts.totp import disable_totp
+    from scheduler.runtime import build_runtime
+
+    runtime = build_runtime()
+    was_on = disable_totp(runtime.db, name, now=runtime.clock())
+    print(f"second factor of {name} {'turned off' if was_on else 'was not set'}")
 
 
 # -- policies ------------------------------------------------------------------------------------
