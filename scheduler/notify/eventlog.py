@@ -24,8 +24,10 @@ from scheduler.store import Cursor, Database, Event
 SETTLE = timedelta(seconds=60)
 BATCH = 500
 
-# (cursor name, database URL) -> ids above the cursor already handed out by this process
-_handed_out: dict[tuple[str, str], set[int]] = {}
+# (cursor name, database URL) -> the events above the cursor already handed out by this process,
+# by id, with what tells one event from another that took the same id after the log was emptied
+# (a test database truncated between tests)
+_handed_out: dict[tuple[str, str], dict[int, tuple[str, datetime]]] = {}
 
 
 def follow(
@@ -41,14 +43,14 @@ def follow(
     """Hand the events after cursor ``name`` (of ``kinds``; None: all) not yet handed out here to
     ``handle``, oldest first, in the transaction that moves the cursor: what ``handle`` writes and
     the cursor's new place commit together. Returns how many events were handed out."""
-    seen = _handed_out.setdefault((name, db.url), set())
+    seen = _handed_out.setdefault((name, db.url), {})
     with db.transaction() as session:
         cursor = _locked_cursor(session, name, now)
         query = select(Event).where(Event.id > cursor.event_id).order_by(Event.id).limit(batch)
         if kinds is not None:
             query = query.where(Event.kind.in_(list(kinds)))
         events = list(session.scalars(query))
-        fresh = [event for event in events if event.id not in seen]
+        fresh = [event for event in events if seen.get(event.id) != (event.kind, event.at)]
         if fresh:
             handle(session, fresh)
         # how far every event is visible: below the oldest one that may still have company
@@ -61,8 +63,9 @@ def follow(
         if limit is not None and limit > cursor.event_id:
             cursor.event_id, cursor.updated_at = limit, now
         position = cursor.event_id
-    seen.update(event.id for event in fresh)
-    seen.difference_update([event_id for event_id in seen if event_id <= position])
+    seen.update({event.id: (event.kind, event.at) for event in fresh})
+    for event_id in [event_id for event_id in seen if event_id <= position]:
+        del seen[event_id]
     return len(fresh)
 
 
