@@ -191,6 +191,12 @@ def test_renditions_are_listed_and_downloaded_by_who_may_see_the_post(small_worl
         assert downloaded.headers["content-type"] == "image/jpeg"
         assert len(downloaded.content) == rendition["bytes"]
         assert api.get("/renditions/999999/file").status_code == 404
+        # the preview links the very file the channel is sent
+        (preview,) = api.get(f"/posts/{post['id']}/preview").json()
+        (shown,) = preview["media"]
+        from_preview = api.get(shown.removeprefix("/api/v1"))
+        assert from_preview.headers["content-type"] == "image/jpeg"
+        assert from_preview.content == downloaded.content
     with world.client("paula") as paula:
         assert paula.get(f"/posts/{post['id']}/renditions").status_code == 403
         assert paula.get(rendition["url"].removeprefix("/api/v1")).status_code == 403
