@@ -192,7 +192,8 @@ def check_apprise_url(url: str) -> str:
         raise InvalidInput("the chat URL is empty; e.g. slack://TokenA/TokenB/TokenC or mmost://host/token")
     if len(url) > 2000:
         raise InvalidInput("the chat URL is longer than 2,000 characters")
-    # apprise logs why it refused a URL, quoting it: kept quiet, a secret must not reach the log
+    # apprise logs why it refuses a URL, quoting it: masked in every log of this process from now on
+    remember_url(url)
     with apprise.LogCapture(level=logging.DEBUG):
         plugin = apprise.Apprise.instantiate(url)
     if plugin is None:
