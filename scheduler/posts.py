@@ -614,13 +614,22 @@ def _apply_edit(
     if changed:
         old_hashes = {p.id: signoff.content_of(p)[0] for p in post.publications}
         trivial = post.review == APPROVED and plan.small
+        # what it said before, so a reviewer sees what changed (the web app's diff between versions)
+        previous = {"version": post.version, "text": post.text, "title": post.title, "link": post.link}
         post.text, post.title, post.link = content.text, content.title, content.link
         post.version += 1
         post.content_hash = content.content_hash
         post.updated_at = now
         for variant in post.variants:  # a variant publishes with the post's link and media: its hash covers them
             variant.content_hash = _variant_content(post, variant, content.media).content_hash
-        record_event(session, "post.edited", now=now, post_id=post.id, actor=actor, data={"version": post.version})
+        record_event(
+            session,
+            "post.edited",
+            now=now,
+            post_id=post.id,
+            actor=actor,
+            data={"version": post.version, "previous": previous},
+        )
         if trivial:
             signoff.carry_signoffs(session, post, old_hashes, now=now, actor=actor)
     if plan.any_language is not None and plan.any_language != post.any_language:

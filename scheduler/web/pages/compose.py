@@ -136,7 +136,7 @@ async def compose(request: Request, seen: Seen, runtime: RuntimeDep) -> Response
     alts = [str(v) for v in form.getlist("media_alt")]
     when = values.get("when", "draft")
     at = None
-    if when == "at" and values.get("at_date"):
+    if when in ("at", "draft") and values.get("at_date"):  # a draft keeps the time it was given
         at = f"{values['at_date']} {values.get('at_time') or '09:00'}"
 
     def create() -> int:

@@ -106,3 +106,40 @@ async def submit(
             error=str(refused),
         )
     return RedirectResponse(f"/posts/{post_id}?submitted=1", status_code=303)
+
+
+@router.post("/posts/{post_id}/edit")
+async def edit(
+    request: Request,
+    post_id: PostId,
+    seen: Seen,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    text: Annotated[str, Form(max_length=100_000)] = "",
+) -> Response:
+    """Change the text; a signed post goes back for sign-off unless the policy counts it trivial,
+    and the approver sees what changed."""
+    from scheduler import posts
+    from scheduler.errors import CrosspostError
+
+    check_csrf(seen, csrf)
+    try:
+        await run_in_threadpool(
+            lambda: posts.edit_post(
+                runtime.db, runtime.settings, post_id, now=runtime.clock(), text=text, actor=seen.user
+            )
+        )
+    except CrosspostError as refused:
+        view, previews, review = await run_in_threadpool(_post_and_previews, runtime, seen.user, post_id)
+        return render(
+            request,
+            "post.html",
+            status_code=422,
+            viewer=seen,
+            post=view,
+            previews=previews,
+            images={},
+            review=review,
+            error=str(refused),
+        )
+    return RedirectResponse(f"/posts/{post_id}", status_code=303)

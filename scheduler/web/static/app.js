@@ -64,7 +64,7 @@ function setUpUpload(form) {
       row.className = "card media-row";
       const url = URL.createObjectURL(file);
       const picture = answer.kind === "image"
-        ? `<div class="focal" tabindex="0" aria-label="Focal point of ${escapeHtml(file.name)}: click, or use the arrow keys"><img src="${url}" alt="" style="max-width:16rem"><span class="dot"></span></div>`
+        ? `<div class="focal" tabindex="0" role="group" aria-label="Focal point of ${escapeHtml(file.name)}: click, or use the arrow keys"><img src="${url}" alt="" style="max-width:16rem"><span class="dot"></span></div>`
         : `<video src="${url}" controls style="max-width:16rem"></video>`;
       row.innerHTML = `${picture}
         <p class="hint">${escapeHtml(answer.name || file.name)} · ${answer.kind} · ${answer.width || "?"}x${answer.height || "?"}</p>
@@ -141,3 +141,19 @@ function setUp(root) {
 
 document.addEventListener("DOMContentLoaded", () => setUp(document));
 document.addEventListener("htmx:afterSettle", (event) => setUp(event.target.parentElement || document));
+
+// Channels: start the platform's sign-in through the API, then go to its page; the platform
+// sends the browser back to crosspost's callback, which stores the new tokens.
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("form.reconnect");
+  if (!form) return;
+  event.preventDefault();
+  const status = form.querySelector("[data-reconnect-status]");
+  const body = { client_id: form.client_id.value, client_secret: form.client_secret.value || null };
+  const answer = await fetch(`/api/v1/channels/${encodeURIComponent(form.dataset.channel)}/reconnect`, {
+    method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() }, body: JSON.stringify(body),
+  });
+  const data = await answer.json().catch(() => ({}));
+  if (!answer.ok) { status.textContent = data.detail || ("Refused: " + answer.status); status.className = "refusal"; return; }
+  window.location.assign(data.authorization_url);
+});
