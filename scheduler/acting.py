@@ -28,6 +28,7 @@ class Acting:
     via: str  # "operator", "token:<id>" or "session:<id>"
     org_id: int | None = None  # a token's organisation: roles elsewhere do not count
     max_role: str | None = None  # a token's role: a higher role held does not count
+    user: str | None = None  # whose roles the scope narrows (a token's owner); others' roles are read as held
 
 
 _current: ContextVar[Acting | None] = ContextVar("crosspost_acting", default=None)
@@ -51,11 +52,12 @@ def acting_as(acting: Acting) -> Iterator[Acting]:
         _current.reset(token)
 
 
-def scoped_roles(roles: dict[int, str]) -> dict[int, str]:
-    """The roles (organisation id -> role) that count for the current actor: all of them, or for a
-    token only its organisation's, capped at the token's role."""
+def scoped_roles(roles: dict[int, str], user: str) -> dict[int, str]:
+    """The roles (organisation id -> role) of ``user`` that count now: all of them, or, when
+    ``user`` acts through a token, only its organisation's, capped at the token's role. Another
+    person's roles (a list of members, who may sign a post) are never narrowed by the token."""
     acting = _current.get()
-    if acting is None or acting.org_id is None:
+    if acting is None or acting.org_id is None or acting.user != user:
         return roles
     held = roles.get(acting.org_id)
     if held is None:

@@ -47,7 +47,7 @@ class Principal:
 
     @property
     def acting(self) -> Acting:
-        return Acting(via=self.via, org_id=self.org_id, max_role=self.role)
+        return Acting(via=self.via, org_id=self.org_id, max_role=self.role, user=self.user)
 
 
 def runtime_of(request: Request) -> Runtime:

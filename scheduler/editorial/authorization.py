@@ -107,7 +107,8 @@ def authorize(
     if user is None:
         raise NotFound(f"no user named {actor!r}; add them with crosspost user add")
     roles = scoped_roles(
-        dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all())
+        dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all()),
+        actor,
     )
     if not orgs:
         hosts = session.scalars(select(Organisation.id).where(Organisation.kind == "host")).all()

@@ -124,7 +124,8 @@ def role_of(session: Session, user: User, org_id: int) -> str | None:
 def memberships(session: Session, user: User) -> dict[int, str]:
     """The roles that count for ``user`` now: an API token's scope narrows them (``scheduler.acting``)."""
     return scoped_roles(
-        dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all())
+        dict(session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id)).all()),
+        user.name,
     )
 
 
