@@ -46,7 +46,7 @@ def test_redis_keeps_an_append_only_file_and_never_evicts(compose: dict[str, Any
 
 
 def test_every_long_running_service_has_a_health_check(compose: dict[str, Any]) -> None:
-    for name in ("redis", "postgres", "dispatcher", "worker"):
+    for name in ("redis", "postgres", "dispatcher", "worker", "web"):
         assert "healthcheck" in compose["services"][name], name
 
 
@@ -56,3 +56,19 @@ def test_workers_scale_and_wait_for_the_migration(compose: dict[str, Any]) -> No
     assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert compose["services"]["migrate"]["command"] == ["crosspost", "db", "upgrade"]
     assert set(compose["volumes"]) == {"redis-data", "postgres-data", "crosspost-data"}
+
+
+def test_web_serves_the_api_and_the_media_from_the_shared_volume(compose: dict[str, Any]) -> None:
+    web = compose["services"]["web"]
+    command = web["command"]
+    assert command[:2] == ["crosspost", "web"]
+    assert command[command.index("--host") + 1] == "0.0.0.0"  # inside its container, for the published port
+    port = command[command.index("--port") + 1]
+    assert web["ports"] == [f"127.0.0.1:{port}:{port}"]  # published on the host's loopback, for a reverse proxy
+    assert f"http://127.0.0.1:{port}/healthz" in " ".join(web["healthcheck"]["test"])
+    assert "crosspost-data:/data" in web["volumes"]  # the media store the workers render into
+    assert (
+        web["environment"]["CROSSPOST_DATABASE_URL"]
+        == compose["services"]["worker"]["environment"]["CROSSPOST_DATABASE_URL"]
+    )
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
