@@ -121,8 +121,8 @@ def sign_in(
 
     A wrong name and a wrong password get the same answer, in about the same time."""
     name = name.strip()
-    if not name or len(name) > MAX_NAME:
-        raise InvalidInput(f"give a user name of 1 to {MAX_NAME} characters")
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise InvalidInput(f"give a user name of 1 to {MAX_NAME} printable characters")
     _check_throttle(db, name, address, now)
     with db.read() as session:
         person = session.scalar(select(User).where(User.name == name))
@@ -160,6 +160,19 @@ def sign_in(
         _record_failure(db, name, address, now)
         raise Unauthenticated("wrong or already used authenticator code")
     return SignedIn(token, csrf)
+
+
+def reauthenticate(
+    db: Database, settings: Settings, name: str, password: str, *, now: datetime, address: str | None = None
+) -> None:
+    """The password again, before a signed-in person changes how they sign in (a stolen session
+    or token must not); throttled and counted like a sign-in. ``Unauthenticated`` when wrong."""
+    _check_throttle(db, name, address, now)
+    with db.read() as session:
+        hashed = session.scalar(select(User.password_hash).where(User.name == name))
+    if hashed is None or not passwords.verify(settings, hashed, password):
+        _record_failure(db, name, address, now)
+        raise Unauthenticated("the current password is not right")
 
 
 def authenticate_session(db: Database, settings: Settings, raw: str, *, now: datetime) -> SessionPrincipal:

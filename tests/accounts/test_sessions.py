@@ -16,7 +16,7 @@ from scheduler.accounts.sessions import (
     sign_out_everywhere,
 )
 from scheduler.accounts.tokens import Unauthenticated, digest
-from scheduler.errors import Refused
+from scheduler.errors import InvalidInput, Refused
 from scheduler.store import LoginAttempt, User, WebSession
 from tests.accounts.conftest import Accounts
 
@@ -151,3 +151,11 @@ def test_sign_out_and_sign_out_everywhere(ready: Accounts) -> None:
         authenticate_session(db, settings, phone, now=now)
     assert authenticate_session(db, settings, others, now=now).user == "both"
     assert sign_out_everywhere(db, "both", now=now) == 1  # the operator
+
+
+@pytest.mark.parametrize("name", ["", " ", "a" * 101, "ana\x00", "a\nna"])
+def test_a_malformed_name_is_refused_before_anything_is_stored(ready: Accounts, name: str) -> None:
+    with pytest.raises(InvalidInput, match="give a user name of 1 to 100 printable characters"):
+        _sign_in(ready, name)
+    with ready.db.read() as session:
+        assert session.query(LoginAttempt).count() == 0

@@ -234,3 +234,34 @@ def test_tokens_made_listed_and_revoked_through_the_api(world: World) -> None:
         assert revoked.json()["detail"] == f"token {token['id']} was revoked"
     with world.client("carol") as carol:
         assert carol.delete("/tokens/999999").status_code == 404
+
+
+def test_changing_one_s_password_and_second_factor_needs_the_current_password(world: World) -> None:
+    _password(world, "ed")
+    api, csrf = _session(world, "ed")
+    other, _ = _session(world, "ed")
+    guarded = {"X-CSRF-Token": csrf}
+    with api, other:
+        wrong = api.post("/me/totp", json={"password": "a guess at it"}, headers=guarded)
+        assert wrong.status_code == 403
+        assert wrong.json()["field"] == "password"
+        started = api.post("/me/totp", json={"password": PASSWORD}, headers=guarded)
+        assert started.status_code == 200, started.text
+        assert started.json()["uri"].startswith("otpauth://totp/crosspost:ed?")
+        code = pyotp.TOTP(started.json()["secret"]).at(world.clock())
+        assert api.post("/me/totp/confirm", json={"code": code}, headers=guarded).status_code == 204
+        assert api.get("/me").json()["totp"] is True
+        assert api.post("/me/totp/off", json={"password": PASSWORD}, headers=guarded).status_code == 204
+        weak = api.put("/me/password", json={"current": PASSWORD, "new": "ed"}, headers=guarded)
+        assert weak.status_code == 422
+        assert weak.json()["field"] == "new"
+        changed = api.put("/me/password", json={"current": PASSWORD, "new": "a fresh long passphrase"}, headers=guarded)
+        assert changed.status_code == 204
+        assert other.get("/me").status_code == 401  # every session ends with the old password
+    assert _sign_in(world, "ed", "a fresh long passphrase").status_code == 200
+    with world.client("ed") as token:  # a stolen token cannot guess the password without limit
+        for _ in range(5):  # the sign-in above cleared the earlier failure
+            assert token.post("/me/totp", json={"password": "guess"}).status_code == 403
+        locked = token.post("/me/totp", json={"password": "a fresh long passphrase"})
+        assert locked.status_code == 429
+        assert int(locked.headers["retry-after"]) > 0

@@ -8,17 +8,25 @@ authenticates and that changes something sends back in ``X-CSRF-Token``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import JSONResponse
 
-from scheduler.api.auth import SESSION_COOKIE, Caller, RuntimeDep
-from scheduler.api.problems import ApiProblem, problem
+from scheduler.api.auth import SESSION_COOKIE, Caller, Principal, RuntimeDep
+from scheduler.api.problems import MEDIA_TYPE, ApiProblem, Problem
 from scheduler.runtime import Runtime
 
 router = APIRouter(tags=["session"])
+
+# answers that check a password may be throttled (scheduler/accounts/sessions.py)
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Problem,
+        "content": {MEDIA_TYPE: {}},
+        "description": "Too many failed sign-ins; Retry-After says when to try again",
+    }
+}
 
 
 class Credentials(BaseModel):
@@ -87,12 +95,9 @@ def _memberships(runtime: Runtime, user: str) -> list[Membership]:
 @router.post(
     "/session",
     summary="Sign in: sets the session cookie and answers the CSRF token",
-    response_model=SignedInView,
-    responses={429: {"description": "Too many failed sign-ins; Retry-After says when to try again"}},
+    responses=THROTTLED,
 )
-def sign_in(
-    body: Credentials, request: Request, runtime: RuntimeDep, response: Response
-) -> SignedInView | JSONResponse:
+def sign_in(body: Credentials, request: Request, runtime: RuntimeDep, response: Response) -> SignedInView:
     from scheduler.accounts import sessions
 
     try:
@@ -107,7 +112,7 @@ def sign_in(
             user_agent=request.headers.get("user-agent"),
         )
     except sessions.Throttled as throttled:
-        return problem(429, str(throttled), headers={"Retry-After": str(throttled.retry_after)})
+        raise HTTPException(429, str(throttled), headers={"Retry-After": str(throttled.retry_after)}) from None
     except sessions.SecondFactorRequired as needed:
         raise ApiProblem(401, str(needed), field="totp") from None
     found = sessions.authenticate_session(runtime.db, runtime.settings, started.token, now=runtime.clock())
@@ -190,3 +195,91 @@ def accept_invitation(
             raise
         raise ApiProblem(422, str(refused), field="password") from None  # the password policy
     return Accepted(user=user)
+
+
+# -- one's own account: password and second factor, proven by the current password -------------------
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current: str = Field(min_length=1, max_length=1024, description="The password now")
+    new: str = Field(min_length=1, max_length=1024, description="At least 12 characters, not the user name")
+
+
+class PasswordProof(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=1024, description="The current password")
+
+
+class TotpCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=6, max_length=12, description="The code the authenticator app shows now")
+
+
+class TotpStarted(BaseModel):
+    secret: str = Field(description="Base32, to type into the app")
+    uri: str = Field(description="otpauth:// URI, for a QR code")
+
+
+def _prove(runtime: Runtime, caller: Principal, password: str, request: Request) -> None:
+    """A stolen session or token must not change how its owner signs in: the password first."""
+    from scheduler.accounts import sessions
+    from scheduler.accounts.tokens import Unauthenticated
+
+    try:
+        sessions.reauthenticate(
+            runtime.db,
+            runtime.settings,
+            caller.user,
+            password,
+            now=runtime.clock(),
+            address=request.client.host if request.client else None,
+        )
+    except sessions.Throttled as throttled:
+        raise HTTPException(429, str(throttled), headers={"Retry-After": str(throttled.retry_after)}) from None
+    except Unauthenticated as wrong:  # signed in all the same: 403, not 401
+        raise ApiProblem(403, str(wrong), field="password") from None
+
+
+@router.put(
+    "/me/password", status_code=204, summary="Change one's password; ends every web session", responses=THROTTLED
+)
+def change_password(
+    body: PasswordChange, caller: Caller, request: Request, runtime: RuntimeDep, response: Response
+) -> None:
+    from scheduler.accounts.passwords import set_password
+    from scheduler.errors import InvalidInput
+
+    _prove(runtime, caller, body.current, request)
+    try:
+        set_password(runtime.db, runtime.settings, caller.user, body.new, now=runtime.clock(), actor=caller.user)
+    except InvalidInput as refused:
+        raise ApiProblem(422, str(refused), field="new") from None
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@router.post("/me/totp", summary="Start setting up a second factor (on once confirmed)", responses=THROTTLED)
+def start_totp(body: PasswordProof, caller: Caller, request: Request, runtime: RuntimeDep) -> TotpStarted:
+    from scheduler.accounts import totp
+
+    _prove(runtime, caller, body.password, request)
+    setup = totp.start_totp(runtime.db, runtime.settings, caller.user, now=runtime.clock(), actor=caller.user)
+    return TotpStarted(secret=setup.secret, uri=setup.uri)
+
+
+@router.post("/me/totp/confirm", status_code=204, summary="Turn the second factor on with a code from the app")
+def confirm_totp(body: TotpCode, caller: Caller, runtime: RuntimeDep) -> None:
+    from scheduler.accounts import totp
+
+    totp.confirm_totp(runtime.db, runtime.settings, caller.user, body.code, now=runtime.clock(), actor=caller.user)
+
+
+@router.post("/me/totp/off", status_code=204, summary="Turn the second factor off", responses=THROTTLED)
+def disable_totp(body: PasswordProof, caller: Caller, request: Request, runtime: RuntimeDep) -> None:
+    from scheduler.accounts import totp
+
+    _prove(runtime, caller, body.password, request)
+    totp.disable_totp(runtime.db, caller.user, now=runtime.clock(), actor=caller.user)
