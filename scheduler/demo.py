@@ -16,6 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter
 
 from scheduler import posts
+from scheduler.accounts.passwords import set_password
 from scheduler.calendar import campaigns
 from scheduler.cli._output import print_table
 from scheduler.editorial import people, signoff
@@ -25,6 +26,8 @@ from scheduler.runtime import build_runtime
 from scheduler.settings import Settings
 
 CAMPAIGN_DAY = "women-and-girls-in-science-day"
+# the demo's people sign in to the web app with this (a demo on the operator's own machine, never a real install)
+DEMO_PASSWORD = "crosspost-demo"  # noqa: S105
 CHANNELS = [("demo-x", "x"), ("demo-linkedin", "linkedin"), ("demo-tiktok", "tiktok"), ("demo-youtube", "youtube")]
 
 TEXT = (
@@ -67,6 +70,7 @@ def run_demo(directory: Path, *, timeout: float) -> int:
     for user, role in (("ana", "contributor"), ("eve", "editor")):
         people.add_user(runtime.db, name=user, now=now)
         people.set_role(runtime.db, user=user, org="demo", role=role, now=now)
+        set_password(runtime.db, settings, user, DEMO_PASSWORD, now=now)  # for the web app on the demo's data
     for name, platform in CHANNELS:
         posts.add_channel(
             runtime.db,
@@ -159,3 +163,8 @@ def _how_to_go_on(directory: Path, post_id: int) -> None:
         "calendar list --year " + str(datetime.now(UTC).year + 1),
     ):
         print(f"  {command} {args}")
+    print()
+    print(
+        f"The web app on the demo's data (sign in as eve, an editor, or ana, a contributor; password {DEMO_PASSWORD}):"
+    )
+    print(f"  CROSSPOST_DATA_DIR={directory.resolve()} {command} up   # then open http://127.0.0.1:8000")

@@ -18,6 +18,10 @@ from scheduler.store import Database, open_database
 from tests.fakes.sink import Sink
 from tests.helpers import Run
 
+# Every `crosspost up` a test starts serves the API: on a port the OS picks, never 8000, which a
+# developer's own `crosspost up` may hold (subprocesses inherit this environment)
+os.environ.setdefault("CROSSPOST_WEB_PORT", "0")
+
 PG_ADMIN_URL = os.environ.get("CROSSPOST_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 

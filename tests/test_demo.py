@@ -67,3 +67,48 @@ def test_demo_publishes_to_four_dry_run_channels(tmp_path: Path) -> None:
     assert probe(youtube / "01-event-display-youtube-video.mp4").codec == "h264"
     linkedin = json.loads(next((outbox / "demo-linkedin").iterdir()).joinpath("request.json").read_text())
     assert r"\#ParticlePhysics" in linkedin["json"]["commentary"]
+
+    # the last lines: the one command that opens the web app on the demo's data, and its sign-in
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.strip().startswith(f"CROSSPOST_DATA_DIR={data} ")
+    assert " up " in last
+    _web_app_on_the_demo(data, env, post_id=1, log=tmp_path / "up.log")
+
+
+def _web_app_on_the_demo(data: Path, env: dict[str, str], *, post_id: int, log: Path) -> None:
+    """Run that command (on a free port) and sign in as the demo's editor: the demo's post is there."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "scheduler.cli", "up"],
+            env={**env, "CROSSPOST_DATA_DIR": str(data), "CROSSPOST_WEB_PORT": str(port)},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            signed = browser.post("/signin", data={"name": "eve", "password": "crosspost-demo"})
+            assert signed.status_code == 303, signed.text
+            page = browser.get(f"/posts/{post_id}")
+            assert page.status_code == 200
+            assert "First collisions of the new run" in page.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
