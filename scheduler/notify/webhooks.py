@@ -635,7 +635,10 @@ def send(settings: Settings, url: str, secret: str, message_id: str, payload: di
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
-        answer = response.read(MAX_ANSWER)
+        try:
+            answer = response.read(MAX_ANSWER)
+        finally:
+            response.close()
     except (OSError, http.client.HTTPException) as exc:
         reason = "no answer within the time limit" if connection.expired else (str(exc) or type(exc).__name__)
         return Outcome(None, redact(f"{redact_url(url)}: {reason}"))
