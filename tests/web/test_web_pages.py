@@ -97,3 +97,71 @@ def test_moving_a_post_without_the_csrf_token_is_refused_and_with_it_reschedules
         assert 'role="alert"' not in moved.text
         after = posts.show_post(world.runtime.db, post_id)["publications"][0]
         assert after["due_at"].startswith(target.isoformat())
+
+
+def test_channels_add_schedule_and_blackout_by_an_admin_and_not_by_a_contributor(world: World) -> None:
+    with _signed_in(world, "alice") as browser:
+        token = _csrf(browser.get("/channels").text)
+        added = browser.post(
+            "/channels/new/add",
+            data={"csrf": token, "name": "collab-web", "platform": "linkedin", "org": "collab", "dry_run": "1"},
+        )
+        assert added.status_code == 303
+        assert "Channel%20collab-web%20added" in added.headers["location"]
+        saved = browser.post(
+            "/channels/collab-web/schedule", data={"csrf": token, "slots": "mon-fri 09:00,13:00", "max_per_day": "2"}
+        )
+        assert "posting%20schedule%20saved" in saved.headers["location"]
+        page = browser.get("/channels").text
+        assert "collab-web" in page
+        assert "09:00" in page
+        gap = browser.post(
+            "/channels/collab-web/blackout",
+            data={
+                "csrf": token,
+                "name": "gap",
+                "start": "2030-03-31T02:30",
+                "end": "2030-03-31T05:00",
+                "tz": "Europe/Zurich",
+            },
+        )
+        assert "blackout%20not%20added" in gap.headers["location"]  # a wall time in the DST gap, named
+    set_password(world.runtime.db, world.runtime.settings, "carol", PASSWORD, now=world.clock())
+    with httpx.Client(base_url=world.url, timeout=30) as browser:
+        _sign_in(browser, "carol")
+        token = _csrf(browser.get("/channels").text)
+        refused = browser.post("/channels/collab-x/schedule", data={"csrf": token, "slots": "mon 09:00"})
+        assert "schedule%20not%20saved" in refused.headers["location"]
+        assert "admin" in httpx.URL(refused.headers["location"]).params["done"]
+
+
+def test_composer_counts_per_channel_and_a_variant_is_added_on_the_post_page(world: World) -> None:
+    due = world.clock() + timedelta(days=3)
+    post_id = posts.create_post(
+        world.runtime.db,
+        world.runtime.settings,
+        text="Hello",
+        channels=["collab-x", "collab-li"],
+        at=due.isoformat(),
+        actor="alice",
+        now=world.clock(),
+        draft=True,
+    )
+    with _signed_in(world, "alice") as browser:
+        page = browser.get("/compose").text
+        token = _csrf(page)
+        counters = browser.post(
+            "/compose/check",
+            data={"text": "word " * 80, "channel": ["collab-x", "collab-li"]},
+            headers={"X-CSRF-Token": token},
+        )
+        assert counters.status_code == 200
+        assert 'role="tablist"' in counters.text
+        assert "collab-x: 400/280 · thread of 2" in counters.text
+        assert "collab-li: 400/3000" in counters.text
+        added = browser.post(f"/posts/{post_id}/variants", data={"csrf": token, "language": "fr", "text": "Bonjour"})
+        assert added.status_code == 303
+        assert "Bonjour" in browser.get(f"/posts/{post_id}").text
+        bad = browser.post(f"/posts/{post_id}/variants", data={"csrf": token, "language": "not a tag!", "text": "x"})
+        assert bad.status_code == 422
+        assert 'role="alert"' in bad.text

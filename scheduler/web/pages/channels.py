@@ -102,3 +102,119 @@ async def pause_or_resume(
     except CrosspostError as refused:
         message = f"Not done: {refused}"
     return RedirectResponse(f"/channels?done={quote(message)}", status_code=303)
+
+
+@router.post("/channels/new/add")
+async def add_channel(
+    seen: Seen,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
+    platform: Annotated[str, Form(max_length=20)] = "",
+    org: Annotated[str, Form(max_length=100)] = "",
+    timezone: Annotated[str, Form(max_length=64)] = "UTC",
+    language: Annotated[str, Form(max_length=50)] = "",
+    dry_run: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """A new channel of one of my organisations (admins); sign it in on its platform afterwards."""
+    from scheduler import posts
+    from scheduler.errors import CrosspostError
+
+    check_csrf(seen, csrf)
+    try:
+        await run_in_threadpool(
+            lambda: posts.add_channel(
+                runtime.db,
+                runtime.settings,
+                name=name.strip(),
+                platform=platform,
+                timezone=timezone.strip() or "UTC",
+                language=language.strip() or None,
+                dry_run=bool(dry_run),
+                org=org,
+                now=runtime.clock(),
+                actor=seen.user,
+            )
+        )
+        message = f"Channel {name} added" + ("" if dry_run else f": sign it in on {platform} below")
+    except CrosspostError as refused:
+        message = f"Channel {name} not added: {refused}"
+    return _back(message)
+
+
+@router.post("/channels/{channel}/schedule")
+async def set_schedule(
+    channel: str,
+    seen: Seen,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    slots: Annotated[str, Form(max_length=2000)] = "",
+    max_per_day: Annotated[str, Form(max_length=6)] = "",
+    min_spacing: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """The channel's posting schedule: days and wall times (one line each), a daily limit, spacing."""
+    from scheduler.errors import CrosspostError
+    from scheduler.planning import timetable
+
+    check_csrf(seen, csrf)
+    lines = [line.strip() for line in slots.splitlines() if line.strip()]
+    try:
+        limit = int(max_per_day) if max_per_day.strip() else None
+        await run_in_threadpool(
+            lambda: timetable.set_schedule(
+                runtime.db,
+                channel=channel,
+                slots=lines,
+                max_per_day=limit,
+                min_spacing=min_spacing.strip() or None,
+                now=runtime.clock(),
+                actor=seen.user,
+            )
+        )
+        message = f"{channel}: posting schedule saved"
+    except ValueError:
+        message = f"{channel}: the daily limit must be a whole number"
+    except CrosspostError as refused:
+        message = f"{channel}: schedule not saved: {refused}"
+    return _back(message)
+
+
+@router.post("/channels/{channel}/blackout")
+async def add_blackout(
+    channel: str,
+    seen: Seen,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=100)] = "",
+    start: Annotated[str, Form(max_length=40)] = "",
+    end: Annotated[str, Form(max_length=40)] = "",
+    tz: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Nothing goes out on the channel in [start, end); what was due inside moves to after it."""
+    from scheduler.errors import CrosspostError
+    from scheduler.planning import timetable
+
+    check_csrf(seen, csrf)
+    try:
+        _, moved = await run_in_threadpool(
+            lambda: timetable.add_blackout(
+                runtime.db,
+                name=name.strip() or "blackout",
+                start=start.replace("T", " "),
+                end=end.replace("T", " "),
+                tz=tz.strip() or None,
+                channel=channel,
+                now=runtime.clock(),
+                actor=seen.user,
+            )
+        )
+        message = f"{channel}: blackout added ({sum(moved.values())} publications moved after it)"
+    except CrosspostError as refused:
+        message = f"{channel}: blackout not added: {refused}"
+    return _back(message)
+
+
+def _back(message: str) -> Response:
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/channels?done={quote(message)}", status_code=303)

@@ -134,13 +134,24 @@ async def compose(request: Request, seen: Seen, runtime: RuntimeDep) -> Response
     channels = [str(v) for v in form.getlist("channel")]
     media_ids = [str(v) for v in form.getlist("media_id")]
     alts = [str(v) for v in form.getlist("media_alt")]
+    # the focal point picker's (x, y) per file, in the same order; empty until a person picks one
+    focus_x, focus_y = ([str(v) for v in form.getlist(name)] for name in ("media_focus_x", "media_focus_y"))
     when = values.get("when", "draft")
     at = None
     if when in ("at", "draft") and values.get("at_date"):  # a draft keeps the time it was given
         at = f"{values['at_date']} {values.get('at_time') or '09:00'}"
 
     def create() -> int:
-        refs = [MediaRef(id=media_id, alt_text=alt or None) for media_id, alt in zip(media_ids, alts, strict=False)]
+        refs = [
+            MediaRef.model_validate(
+                {
+                    "id": media_id,
+                    "alt_text": alts[i] if i < len(alts) and alts[i] else None,
+                    "focus": (focus_x[i], focus_y[i]) if i < min(len(focus_x), len(focus_y)) and focus_x[i] else None,
+                }
+            )
+            for i, media_id in enumerate(media_ids)
+        ]
         with media_inputs(runtime, refs) as files:
             return posts.create_post(
                 runtime.db,

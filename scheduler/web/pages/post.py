@@ -143,3 +143,48 @@ async def edit(
             error=str(refused),
         )
     return RedirectResponse(f"/posts/{post_id}", status_code=303)
+
+
+@router.post("/posts/{post_id}/variants")
+async def add_variant(
+    request: Request,
+    post_id: PostId,
+    seen: Seen,
+    runtime: RuntimeDep,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    text: Annotated[str, Form(max_length=100_000)] = "",
+    language: Annotated[str, Form(max_length=100)] = "",
+    channel: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """The text in another language (for channels of that language) or for one channel only."""
+    from scheduler import posts
+    from scheduler.errors import CrosspostError
+
+    check_csrf(seen, csrf)
+    try:
+        await run_in_threadpool(
+            lambda: posts.add_variant(
+                runtime.db,
+                runtime.settings,
+                post_id,
+                text=text,
+                language=language.strip() or None,
+                channel=channel.strip() or None,
+                now=runtime.clock(),
+                actor=seen.user,
+            )
+        )
+    except CrosspostError as refused:
+        view, previews, review = await run_in_threadpool(_post_and_previews, runtime, seen.user, post_id)
+        return render(
+            request,
+            "post.html",
+            status_code=422,
+            viewer=seen,
+            post=view,
+            previews=previews,
+            images={},
+            review=review,
+            error=str(refused),
+        )
+    return RedirectResponse(f"/posts/{post_id}", status_code=303)

@@ -69,8 +69,8 @@ function setUpUpload(form) {
       row.innerHTML = `${picture}
         <p class="hint">${escapeHtml(answer.name || file.name)} · ${answer.kind} · ${answer.width || "?"}x${answer.height || "?"}</p>
         <input type="hidden" name="media_id" value="${answer.id}" form="compose-form">
-        <input type="hidden" name="media_focus_x" value="0.5" form="compose-form">
-        <input type="hidden" name="media_focus_y" value="0.5" form="compose-form">
+        <input type="hidden" name="media_focus_x" value="" form="compose-form">
+        <input type="hidden" name="media_focus_y" value="" form="compose-form">
         <label for="alt-${index}">Alt text for ${escapeHtml(file.name)}</label>
         <textarea id="alt-${index}" name="media_alt" form="compose-form" style="min-height:3rem"></textarea>`;
       target.appendChild(row);
@@ -95,7 +95,8 @@ function setUpFocalPicker(box) {
   const x = box.parentElement.querySelector("input[name$='focus_x']");
   const y = box.parentElement.querySelector("input[name$='focus_y']");
   if (!x || !y) return;
-  const place = (fx, fy) => { dot.style.left = (fx * 100) + "%"; dot.style.top = (fy * 100) + "%"; x.value = fx.toFixed(3); y.value = fy.toFixed(3); };
+  dot.hidden = !x.value;  // no point until one is picked: the crop then follows the subject found automatically
+  const place = (fx, fy) => { dot.hidden = false; dot.style.left = (fx * 100) + "%"; dot.style.top = (fy * 100) + "%"; x.value = fx.toFixed(3); y.value = fy.toFixed(3); };
   image.addEventListener("click", (event) => {
     const rect = image.getBoundingClientRect();
     place((event.clientX - rect.left) / rect.width, (event.clientY - rect.top) / rect.height);
