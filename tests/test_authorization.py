@@ -28,6 +28,7 @@ from scheduler.calendar import campaigns
 from scheduler.cli import app
 from scheduler.editorial import people, shares, signoff
 from scheduler.editorial.policy import ROLES
+from scheduler.notify import webhooks
 from scheduler.notify.notifications import add_target
 from scheduler.planning import timetable
 from scheduler.runtime import Runtime
@@ -139,6 +140,11 @@ SCOPED: dict[str, tuple[str, Args]] = {
         lambda w, o: ["token", "create", "--user", f"{o}-author", "--org", o, "--role", "contributor", "--name", "t"],
     ),
     "token revoke": ("admin", lambda w, o: ["token", "revoke", str(w.ids[f"token:{o}"])]),
+    "webhook add": ("admin", lambda w, o: ["webhook", "add", "--org", o, "--url", "https://93.184.215.14/hook"]),
+    "webhook remove": ("admin", lambda w, o: ["webhook", "remove", str(w.ids[f"webhook:{o}"])]),
+    "webhook replay": ("admin", lambda w, o: ["webhook", "replay", str(w.ids[f"delivery:{o}"])]),
+    # its URL is refused when sent (loopback, allowed only when it was added): allowed means "not delivered"
+    "webhook test": ("admin", lambda w, o: ["webhook", "test", str(w.ids[f"webhook:{o}"])]),
 }
 
 NOT_SCOPED: dict[str, str] = {
@@ -186,6 +192,7 @@ NOT_SCOPED: dict[str, str] = {
         "a person's own settings, or a read: the person, an admin of their organisations or the operator "
         "(tests/notify, tests/api/test_api_notifications.py)",
     ),
+    **dict.fromkeys(["webhook list", "webhook deliveries"], "reads; an organisation's admins through the API"),
 }
 
 
@@ -262,6 +269,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         )
         ids[f"target:{org}"] = add_target(db, settings, org=org, url="json://127.0.0.1:9/hook", now=now)["id"]
         ids[f"token:{org}"] = create_token(db, user=f"{org}-author", org=org, role="contributor", name="t", now=now).id
+    loopback = settings.model_copy(update={"webhook_allowed_hosts": frozenset({"127.0.0.1"})})
+    for org in ORGS:  # each one's webhook, with a delivery of its posts' events
+        hook = webhooks.subscribe(db, loopback, org=org, url="http://127.0.0.1:9/hook", kinds=["*"], now=now)
+        ids[f"webhook:{org}"] = hook.subscription["id"]
+    webhooks.fan_out(db, settings, now=now)
+    for org in ORGS:
+        [ids[f"delivery:{org}"], *_] = [d["id"] for d in webhooks.list_deliveries(db, ids[f"webhook:{org}"])]
     for role in ROLES:
         people.add_user(db, name=f"cms-{role}", now=now)
         people.set_role(db, user=f"cms-{role}", org="cms", role=role, now=now)

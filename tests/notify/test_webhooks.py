@@ -4,6 +4,7 @@ signature on its own, with the receiver down for a while, replays and concurrent
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections import Counter
@@ -22,7 +23,7 @@ from scheduler.notify.outbound import run_outbound
 from scheduler.runtime import Runtime
 from scheduler.store import Cursor, WebhookDelivery, open_database
 from tests.conftest import Clock, make_settings
-from tests.helpers import publish_due
+from tests.helpers import Run, ok, publish_due, refused
 from tests.notify.receiver import Receiver
 
 LOOPBACK = frozenset({"127.0.0.1"})
@@ -248,9 +249,9 @@ def test_private_and_loopback_urls_are_refused_without_the_allow_list(lite: Runt
     create(lite, "Hello", ["cms-x"])
     rounds(lite)
     assert receiver.arrivals == []
-    [refused] = webhooks.list_deliveries(lite.db, subscription, actor="ada")
-    assert refused["state"] == "pending"
-    assert "resolves to 127.0.0.1" in refused["last_error"]
+    [held] = webhooks.list_deliveries(lite.db, subscription, actor="ada")
+    assert held["state"] == "pending"
+    assert "resolves to 127.0.0.1" in held["last_error"]
 
 
 def test_only_an_admin_of_the_organisation_manages_its_webhooks(lite: Runtime, receiver: Receiver) -> None:
@@ -332,3 +333,24 @@ def test_concurrent_fan_outs_make_each_delivery_once(hooks: Runtime, receiver: R
         pairs = session.execute(select(WebhookDelivery.subscription_id, WebhookDelivery.event_id)).all()
     assert per == {first: len(made), second: len(made)}
     assert len(pairs) == len(set(pairs))
+
+
+def test_the_command_line(cli: Run, receiver: Receiver) -> None:
+    allow = {"CROSSPOST_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]'}
+    ok(cli("org", "add", "cms"))
+    ok(cli("user", "add", "ada"))
+    ok(cli("user", "role", "ada", "--org", "cms", "--role", "admin"))
+    add = ["webhook", "add", "--org", "cms", "--url", receiver.url, "--kind", "post.submitted", "--as", "ada"]
+    assert "loopback" in refused(cli(*add))
+    assert "unknown event kind 'post.eaten'" in refused(cli(*add, "--kind", "post.eaten", **allow))
+    shown = ok(cli(*add, **allow))
+    assert shown.startswith("webhook 1 of cms: http://127.0.0.1:")
+    receiver.secret = shown.split("secret (shown only now): ")[1].strip()
+    assert "post.submitted" in ok(cli("webhook", "list", "--org", "cms", "--as", "ada"))
+    assert ok(cli("webhook", "test", "1", "--as", "ada", **allow)) == "webhook 1: delivered (200)\n"
+    assert "resolves to 127.0.0.1" in refused(cli("webhook", "test", "1", "--as", "ada"), code=1)
+    [delivered, missed] = json.loads(ok(cli("webhook", "deliveries", "1", "--json", "--as", "ada")))[::-1]
+    assert (delivered["state"], missed["state"]) == ("delivered", "failed")
+    assert "queued again" in ok(cli("webhook", "replay", str(missed["id"]), "--as", "ada"))
+    assert ok(cli("webhook", "remove", "1", "--as", "ada")) == "webhook 1 removed\n"
+    assert "no webhook with id 1" in refused(cli("webhook", "remove", "1"), code=1)
