@@ -7,6 +7,7 @@ import importlib.metadata
 from fastapi import FastAPI
 
 from scheduler.api import problems
+from scheduler.api.hygiene import NulGuard
 from scheduler.api.idempotency import IdempotencyMiddleware
 from scheduler.runtime import Runtime
 
@@ -35,6 +36,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware, runtime=runtime, prefix=API_PREFIX)
+    app.add_middleware(NulGuard)  # added last: runs first, before a key is kept for a refused request
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     from scheduler.api import ops
