@@ -4,8 +4,8 @@ A client that lost the answer to ``POST /posts`` (a timeout, a dropped connectio
 request with the same key and gets the same answer, never a second post. Keys belong to the
 credentials that sent them (a hash of the token or session cookie), so one client cannot read
 another's answers by guessing keys. A key reused with a *different* request is refused (422); a
-key whose first request is still running answers 409. A 5xx answer is not kept: the request may
-be tried again. The body of a multipart upload is not hashed (it may be a gigabyte): its method,
+key whose first request is still running answers 409. A 5xx answer is not kept, nor a 401, 403 or
+429 (the request was not taken up): the request may be tried again with the same key. The body of a multipart upload is not hashed (it may be a gigabyte): its method,
 path, length and type stand for it.
 """
 
@@ -28,6 +28,9 @@ HEADER = b"idempotency-key"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY = 255
 MAX_KEPT_BODY = 1024 * 1024  # a larger answer is not kept; its key is released
+# answers to a request that was never taken up (not signed in, no CSRF token, throttled): the
+# same key may be sent again once that is put right
+NOT_KEPT = frozenset({401, 403, 429})
 KEEP_FOR = timedelta(hours=24)  # what Stripe and the IETF draft suggest; older keys are swept
 SESSION_COOKIE = b"crosspost_session"
 
@@ -115,7 +118,7 @@ class IdempotencyMiddleware:
                 kind = next(
                     (v.decode("latin-1") for n, v in start.get("headers", []) if n.lower() == b"content-type"), None
                 )
-                if start["status"] < 500:
+                if start["status"] < 500 and start["status"] not in NOT_KEPT:
                     await run_in_threadpool(self._keep, principal, key, start["status"], kind, body)
                 else:
                     await run_in_threadpool(self._release, principal, key)

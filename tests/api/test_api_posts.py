@@ -160,3 +160,12 @@ def test_bad_input_names_the_field_and_stores_nothing(world: World) -> None:
         assert unknown.status_code == 422
         assert "nope" in unknown.json()["detail"]
     assert _count_posts(world) == 0
+
+
+def test_a_refused_request_does_not_use_up_its_idempotency_key(world: World) -> None:
+    body = {"text": "held by a rule", "channels": ["collab-x"], "at": _later(world)}
+    with world.client("paula") as paula:
+        refused = paula.post("/posts", json=body, headers={"Idempotency-Key": "retry-me"})
+        assert refused.status_code == 403
+        again = paula.post("/posts", json={**body, "submit_to": "collab"}, headers={"Idempotency-Key": "retry-me"})
+        assert again.status_code == 201, again.text
