@@ -1,6 +1,13 @@
 """Dispatch benchmark: publications due at the same moment, through the real pipeline, to a loopback sink.
 
     python benchmarks/dispatch.py [--n 10000] [--modes embedded,redis] [--redis-url URL]
+    python benchmarks/dispatch.py --backlog 0 1000000 [--rounds 200]
+
+With --backlog, it measures instead what a backlog of N future publications costs the dispatcher
+when nothing is due: for each N, a fresh PostgreSQL database, the backlog bulk-loaded
+(benchmarks/backlog.py), then each periodic query or sweep run --rounds times, reporting its
+time per round and the CPU its PostgreSQL backends spent per round, and the database's CPU while
+the real dispatcher loop runs idle at its own intervals.
 
 For each mode it measures two phases and prints a table:
   burst   N publications all due at the same instant T0: throughput = N / (last receipt - T0);
@@ -14,6 +21,8 @@ concurrency 2, acks_late and prefetch 1 as crosspost's worker.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import signal
@@ -24,6 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +46,7 @@ from sqlalchemy import create_engine, insert, select, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.backlog import load_backlog  # noqa: E402
 from scheduler import posts  # noqa: E402
 from scheduler.publishing.embedded import run_embedded  # noqa: E402
 from scheduler.runtime import Runtime, build_runtime  # noqa: E402
@@ -278,6 +289,142 @@ def bare_celery(n: int, redis_url: str) -> float:
         client.delete(counter)
 
 
+def _backends_cpu(admin_connection: Any, database: str) -> float:
+    """CPU seconds spent so far by every PostgreSQL backend connected to ``database`` (the server
+    runs on this machine: /proc/<pid>/schedstat, nanoseconds on a CPU)."""
+    pids = admin_connection.execute(
+        text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": database}
+    ).scalars()
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):  # a backend that just ended
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    return total
+
+
+@dataclass
+class SweepCost:
+    backlog: int
+    sweep: str
+    ms_per_round: float
+    db_cpu_ms_per_round: float
+
+
+def backlog_mode(
+    sizes: list[int], pg_admin: str, rounds: int, workdir: Path
+) -> tuple[list[SweepCost], dict[int, float]]:
+    """Per backlog size: each periodic query's time and database CPU per round, nothing due; and the
+    database's CPU (share of a core) while the dispatcher loop runs idle for 20 s."""
+    from scheduler.store import open_database
+
+    costs: list[SweepCost] = []
+    idle: dict[int, float] = {}
+    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    for size in sizes:
+        name = f"crosspost_backlog_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = pg_admin.rsplit("/", 1)[0] + f"/{name}"
+        try:
+            db = open_database(url)
+            now = datetime.now(UTC)  # fixed for the whole measurement: nothing becomes due meanwhile
+            started = time.perf_counter()
+            with db.engine.begin() as connection:
+                loaded = load_backlog(connection, size, now=now) if size else 0
+            load_seconds = time.perf_counter() - started
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("VACUUM ANALYZE"))  # what autovacuum does for a store at rest
+            print(f"backlog {loaded}: loaded in {load_seconds:.1f} s", file=sys.stderr, flush=True)
+            settings = Settings(
+                data_dir=workdir / name,
+                database_url=url,
+                broker_url=None,
+                secret_key="bench-secret-of-at-least-32-characters",
+            )
+            with admin.connect() as watcher:
+                cpu = functools.partial(_backends_cpu, watcher, name)
+                for label, cost in _sweep_costs(db, settings, now, rounds, cpu):
+                    costs.append(SweepCost(loaded, label, *cost))
+                idle[loaded] = _idle_share(db, settings, now, cpu)
+            db.dispose()
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    return costs, idle
+
+
+def _ignore(*_: object) -> None:
+    return None
+
+
+def _sweep_costs(
+    db: Any, settings: Settings, now: datetime, rounds: int, cpu: Any
+) -> Iterator[tuple[str, tuple[float, float]]]:
+    """Each periodic query, run ``rounds`` times: (ms per round, database CPU ms per round)."""
+    from scheduler.calendar import campaigns
+    from scheduler.editorial import overview
+    from scheduler.publishing import dispatch, media_prep, publications, workers
+
+    sweeps: dict[str, Any] = {
+        "claim_due": lambda: publications.claim_due(db, now=now, settings=settings),
+        "requeue_lost": lambda: publications.requeue_lost(db, now=now, settings=settings),
+        "workers.claim_lost": lambda: workers.claim_lost(db, now=now, settings=settings),
+        "needing_media": lambda: media_prep.needing_media(db, now=now, settings=settings),
+        "expire_leases": lambda: publications.expire_leases(db, now=now, settings=settings),
+        "due_for_reconcile": lambda: publications.due_for_reconcile(db, now=now, settings=settings),
+        "sweep_deadlines": lambda: overview.sweep_deadlines(db, now=now),
+        "campaigns.sweep": lambda: campaigns.sweep(db, settings, now=now),
+        "dispatch round (all of dispatch_due)": lambda: dispatch.dispatch_due(db, _ignore, now=now, settings=settings),
+        "sweep (all of it)": lambda: dispatch.sweep(db, _ignore, _ignore, now=now, settings=settings),
+    }
+    for label, run in sweeps.items():
+        for _ in range(3):
+            run()  # warm: connections, statement caches
+        cpu_before, wall_before = cpu(), time.perf_counter()
+        for _ in range(rounds):
+            run()
+        wall = time.perf_counter() - wall_before
+        yield label, (wall / rounds * 1000, (cpu() - cpu_before) / rounds * 1000)
+
+
+def _idle_share(db: Any, settings: Settings, now: datetime, cpu: Any, seconds: float = 20.0) -> float:
+    """The database's CPU, as a share of one core, while the real dispatcher loop runs with nothing due."""
+    from scheduler.publishing import dispatch
+
+    stop = threading.Event()
+    loop = threading.Thread(
+        target=dispatch.run_dispatcher,
+        args=(db, _ignore, _ignore, _ignore),
+        kwargs={"settings": settings, "clock": lambda: now, "stop": stop},
+        daemon=True,
+    )
+    cpu_before, wall_before = cpu(), time.perf_counter()
+    loop.start()
+    time.sleep(seconds)
+    stop.set()
+    loop.join()
+    return float((cpu() - cpu_before) / (time.perf_counter() - wall_before))
+
+
+def print_backlog_table(costs: list[SweepCost], idle: dict[int, float]) -> None:
+    sizes = sorted({cost.backlog for cost in costs})
+    header = ["periodic query", *(f"{size:,} rows: ms/round (DB CPU ms)" for size in sizes)]
+    rows = [header]
+    for label in dict.fromkeys(cost.sweep for cost in costs):
+        by_size = {cost.backlog: cost for cost in costs if cost.sweep == label}
+        rows.append(
+            [label]
+            + [f"{by_size[s].ms_per_round:.3f} ({by_size[s].db_cpu_ms_per_round:.3f})" for s in sizes if s in by_size]
+        )
+    rows.append(["idle dispatcher loop: DB CPU, share of a core", *(f"{idle[s]:.2%}" for s in sizes)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for index, row in enumerate(rows):
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
+        if index == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
 def print_table(phases: list[Phase], bare: float | None) -> None:
     header = [
         "mode",
@@ -329,7 +476,19 @@ def main() -> None:
         "--prefetch", type=int, nargs="+", default=[1], help="worker prefetch multipliers to measure (default 1)"
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--backlog", type=int, nargs="+", help="measure the idle cost of these backlog sizes instead (PostgreSQL)"
+    )
+    parser.add_argument("--rounds", type=int, default=200, help="rounds per periodic query (--backlog)")
     args = parser.parse_args()
+
+    if args.backlog:
+        with tempfile.TemporaryDirectory(prefix="crosspost-backlog-") as tmp:
+            costs, idle = backlog_mode(args.backlog, args.pg_admin, args.rounds, Path(tmp))
+        print_backlog_table(costs, idle)
+        if args.json:
+            args.json.write_text(json.dumps({"costs": [vars(cost) for cost in costs], "idle_db_cpu": idle}, indent=2))
+        return
 
     modes = set(args.modes.split(","))
     sink, sink_url = start_sink()

@@ -8,14 +8,17 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from scheduler.editorial.people import org_named_by_id
+from scheduler.editorial.policy import DEFAULT_POLICY
 from scheduler.editorial.signoff import Need, S, load_post, needs_of, policy_of
 from scheduler.publishing.transitions import record_event, transition
 from scheduler.store import (
     Comment,
     Database,
+    Organisation,
     Publication,
     SignOff,
 )
@@ -148,6 +151,15 @@ def deadline_warnings(db: Database, post_id: int, *, now: datetime) -> list[str]
     return warnings
 
 
+def _reach(session: Session) -> tuple[timedelta, timedelta]:
+    """How long before its due time a publication's sign-off deadline can fall, and its warning,
+    under any organisation's policy: nothing due later can be acted on yet."""
+    policies = [DEFAULT_POLICY, *(policy_of(org) for org in session.scalars(select(Organisation)))]
+    deadline = max(rule.deadline_hours for policy in policies for rule in policy.rules)
+    warning = max(policy.deadline_warning_hours for policy in policies)
+    return timedelta(hours=max(deadline, 0)), timedelta(hours=max(deadline, 0) + warning)
+
+
 def sweep_deadlines(db: Database, *, now: datetime, horizon: timedelta = timedelta(days=30)) -> list[int]:
     """Warn before a sign-off deadline; at the deadline, an unsigned publication does not go out.
 
@@ -155,11 +167,17 @@ def sweep_deadlines(db: Database, *, now: datetime, horizon: timedelta = timedel
     """
     missed: list[int] = []
     with db.transaction() as session:
-        waiting = session.scalars(
-            select(Publication).where(
-                Publication.state == S.AWAITING_SIGNOFF.value, Publication.due_at <= now + horizon
+        deadline_reach, warning_reach = _reach(session)
+        # only rows this sweep may act on, however many wait further ahead (issue 15); ids first: a
+        # narrow query, which the planner never spreads over parallel workers as it may the full rows
+        ids = session.scalars(
+            select(Publication.id).where(
+                Publication.state == S.AWAITING_SIGNOFF.value,
+                Publication.due_at <= now + min(horizon, warning_reach),
+                or_(Publication.deadline_warned.is_(False), Publication.due_at <= now + deadline_reach),
             )
         ).all()
+        waiting = session.scalars(select(Publication).where(Publication.id.in_(ids))).all() if ids else []
         for post_id in sorted({p.post_id for p in waiting}):
             post = load_post(session, post_id)
             needs = needs_of(session, post)

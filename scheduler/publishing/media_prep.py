@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from media import renditions as rendering
@@ -29,6 +29,7 @@ from media.files import file_sha256
 from media.specs import SPECS
 from scheduler.errors import InvalidInput, InvalidMedia
 from scheduler.publishing.content import MediaItem
+from scheduler.publishing.publications import in_states
 from scheduler.publishing.states import PublicationState
 from scheduler.publishing.transitions import record_event, transition
 from scheduler.settings import Settings
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 S = PublicationState
 # Renditions are made while a post waits for its sign-off too: an approver's preview shows them, and
 # a post signed just before its due time is not late by a transcode.
-WAITING = (S.AWAITING_SIGNOFF.value, S.SCHEDULED.value, S.RETRY_WAIT.value)
+# (in the order ix_publications_needing_media's WHERE lists them)
+WAITING_STATES = (S.AWAITING_SIGNOFF, S.SCHEDULED, S.RETRY_WAIT)
+WAITING = tuple(state.value for state in WAITING_STATES)
 RENDITION_DIR = "renditions"
 # Requests in a row that ran out without renditions (each after ``render_lease``) before a person
 # is told: a render that is still working renews its request, so only lost ones count.
@@ -57,19 +60,11 @@ def needing_media(db: Database, *, now: datetime, settings: Settings) -> list[in
     A row whose last ``RENDER_TRIES`` requests all ran out goes to ``needs_attention`` instead."""
     stale = now - timedelta(seconds=settings.render_lease)
     with db.transaction() as session:
-        query = (
-            select(Publication.id, Publication.state, Publication.post_id, Publication.channel_id, Channel.name)
-            .join(Channel, Channel.id == Publication.channel_id)
-            .where(
-                Publication.media_ready.is_(False),
-                Publication.state.in_(WAITING),
-                (Publication.media_requested_at.is_(None)) | (Publication.media_requested_at < stale),
-            )
-            .limit(settings.dispatch_batch)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(of=Publication, skip_locked=True)
-        rows = list(session.execute(query))
+        # never asked, then asked too long ago: two index ranges, so renders in progress are not read
+        rows: list[Any] = []
+        for requested in (Publication.media_requested_at.is_(None), Publication.media_requested_at < stale):
+            if len(rows) < settings.dispatch_batch:
+                rows += session.execute(_waiting_for_media(session, requested, settings.dispatch_batch - len(rows)))
         if not rows:
             return []
         tries = _requests_in_a_row(session, [row.id for row in rows])
@@ -100,6 +95,18 @@ def needing_media(db: Database, *, now: datetime, settings: Settings) -> list[in
                     + (f" again ({attempt} of {RENDER_TRIES}): the last request ran out" if attempt > 1 else ""),
                 )
         return ids
+
+
+def _waiting_for_media(session: Session, requested: ColumnElement[bool], limit: int) -> Select[int, str, int, int, str]:
+    query = (
+        select(Publication.id, Publication.state, Publication.post_id, Publication.channel_id, Channel.name)
+        .join(Channel, Channel.id == Publication.channel_id)
+        .where(Publication.media_ready.is_(False), in_states(*WAITING_STATES), requested)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Publication, skip_locked=True)
+    return query
 
 
 def _requests_in_a_row(session: Session, ids: list[int]) -> dict[int, int]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, func, literal, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -93,6 +93,20 @@ class Claim:
     checkpoint: dict[str, Any] | None = None
 
 
+def in_states(*states: PublicationState) -> ColumnElement[bool]:
+    """``state IN (...)`` with the values written into the SQL, in the order given: the partial
+    indexes of the periodic queries (models.Publication) are matched against literals only (by
+    SQLite always, by PostgreSQL in a prepared statement's generic plan), and SQLite matches an
+    IN list only in the same order."""
+    values = [literal(state.value, literal_execute=True) for state in states]
+    return Publication.state == values[0] if len(values) == 1 else Publication.state.in_(values)
+
+
+# as ix_publications_dispatchable's WHERE lists them
+DISPATCH_STATES = (S.SCHEDULED, S.RETRY_WAIT)
+assert frozenset(DISPATCH_STATES) == DISPATCHABLE
+
+
 def _locked(session: Session, *conditions: Any, limit: int | None = None, order: Any = None) -> list[Any]:
     """Publications matching ``conditions``, row-locked on PostgreSQL (SKIP LOCKED), or under
     SQLite's write lock, which every transaction here takes up front (BEGIN IMMEDIATE)."""
@@ -121,7 +135,7 @@ def claim_due(db: Database, *, now: datetime, settings: Settings) -> list[Dispat
             return []
         rows = _locked(
             session,
-            Publication.state.in_([state.value for state in DISPATCHABLE]),
+            in_states(*DISPATCH_STATES),
             Publication.media_ready.is_(True),  # never dispatched before its renditions exist
             Publication.channel_id.not_in(select(Channel.id).where(Channel.status != ACTIVE)),
             due_at <= horizon,
@@ -151,7 +165,7 @@ def requeue_lost(db: Database, *, now: datetime, settings: Settings, every_queue
     with ``every_queued`` all queued rows (a worker node that may have held their messages was
     lost): queued -> queued with a new token, so the old message, should it run, is a no-op."""
     due_at = func.coalesce(Publication.next_attempt_at, Publication.due_at)
-    conditions = [Publication.state == S.QUEUED.value]
+    conditions = [in_states(S.QUEUED)]
     if not every_queued:
         conditions.append(Publication.lease_until < now)
     with db.transaction() as session:
@@ -594,7 +608,7 @@ def retry_delay(attempt: int, retry_after: float | None, settings: Settings) -> 
 def expire_leases(db: Database, *, now: datetime, settings: Settings) -> list[int]:
     """publishing rows whose worker stopped answering (crash, kill, hang) -> unknown, never a re-publish."""
     with db.transaction() as session:
-        rows = _locked(session, Publication.state == S.PUBLISHING.value, Publication.lease_until < now)
+        rows = _locked(session, in_states(S.PUBLISHING), Publication.lease_until < now)
         return transition(
             session,
             rows,
@@ -610,8 +624,8 @@ def due_for_reconcile(db: Database, *, now: datetime, settings: Settings) -> lis
     with db.transaction() as session:
         rows = _locked(
             session,
-            Publication.state == S.UNKNOWN.value,
-            func.coalesce(Publication.next_attempt_at, now) <= now,
+            in_states(S.UNKNOWN),
+            or_(Publication.next_attempt_at.is_(None), Publication.next_attempt_at <= now),
             limit=settings.dispatch_batch,
         )
         ids = [row.id for row in rows]

@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -181,6 +182,16 @@ class PostVariant(Base):
     updated_at: Mapped[datetime]
 
 
+def _partial(name: str, column: Any, *, where: str) -> Index:
+    """A partial index on PostgreSQL and SQLite; ``where`` spells booleans as ``{true}``/``{false}``."""
+    return Index(
+        name,
+        column,
+        postgresql_where=text(where.format(true="true", false="false")),
+        sqlite_where=text(where.format(true="1", false="0")),
+    )
+
+
 class Publication(Base):
     """A post on one channel, with the state machine of ``scheduler.publishing.states``."""
 
@@ -188,6 +199,23 @@ class Publication(Base):
     __table_args__ = (
         UniqueConstraint("post_id", "channel_id"),
         Index("ix_publications_state_due", "state", "due_at"),
+        # The dispatcher's periodic queries read only rows they may act on, however large the
+        # backlog (issue 15): partial indexes whose WHERE is the query's own condition, written
+        # as the query renders it (literals, SQLAlchemy's boolean spelling per dialect) so both
+        # planners can prove the match.
+        _partial(
+            "ix_publications_dispatchable",
+            text("coalesce(next_attempt_at, due_at)"),
+            where="state IN ('scheduled', 'retry_wait') AND media_ready IS {true}",
+        ),
+        _partial(
+            "ix_publications_needing_media",
+            "media_requested_at",
+            where="media_ready IS {false} AND state IN ('awaiting_signoff', 'scheduled', 'retry_wait')",
+        ),
+        _partial("ix_publications_queued_lease", "lease_until", where="state = 'queued'"),
+        _partial("ix_publications_publishing_lease", "lease_until", where="state = 'publishing'"),
+        _partial("ix_publications_unknown_next", "next_attempt_at", where="state = 'unknown'"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
