@@ -62,9 +62,15 @@ def measured(command: list[str], cwd: Path | None = None) -> dict[str, float]:
     (getrusage inside the child would report the benchmark's own peak: Linux keeps ru_maxrss
     across fork and exec.)
     """
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=cwd, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["/usr/bin/time", "-f", "%M %U %S", *command], cwd=cwd, capture_output=True, text=True, check=True
+    )
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
-    result["peak_mb"] = int(done.stderr.strip().splitlines()[-1]) / 1024
+    peak, user, system = done.stderr.strip().splitlines()[-1].split()
+    result["peak_mb"] = int(peak) / 1024
+    # CPU time of the whole process (start-up included): what the machine's other load does
+    # not change much, unlike the wall time on 2 shared cores
+    result["cpu"] = float(user) + float(system)
     return result
 
 
@@ -203,9 +209,6 @@ def ffmpeg_video(clip: Path, channel: str, out: Path, ffmpeg: str) -> dict[str, 
     chosen = plan(clip, spec, focus=(0.5, 0.5))
     options = x264_options(chosen)
     command = [
-        "/usr/bin/time",
-        "-f",
-        "%e %M",
         ffmpeg,
         "-y",
         "-loglevel",
@@ -308,6 +311,7 @@ def main() -> None:
                         seconds(theirs, key) if theirs else "skipped",
                         f"{theirs['peak_mb']:.0f} MB" if theirs and key == "seconds" else "",
                         f"{ours[key] / theirs[key]:.2f}x" if theirs else "-",
+                        f"{ours['cpu'] / theirs['cpu']:.2f}x" if theirs and key == "seconds" else "",
                     ]
                 )
         for name, theirs in sharps or [("sharp", None)]:
@@ -320,6 +324,7 @@ def main() -> None:
                     seconds(theirs) if theirs else "skipped",
                     f"{theirs['peak_mb']:.0f} MB" if theirs else "",
                     f"{together['seconds'] / theirs['seconds']:.2f}x" if theirs else "-",
+                    f"{together['cpu'] / theirs['cpu']:.2f}x" if theirs else "",
                 ]
             )
         renditions = args.sources * len(CHANNELS)
@@ -350,9 +355,10 @@ def main() -> None:
                         seconds(cli),
                         f"{cli['peak_mb']:.0f} MB",
                         f"{mine['seconds'] / cli['seconds']:.2f}x",
+                        f"{mine['cpu'] / cli['cpu']:.2f}x",
                     ]
                 )
-    header = ["job", "crosspost", "crosspost peak", "against", "their time", "their peak", "ours / theirs"]
+    header = ["job", "crosspost", "crosspost peak", "against", "their time", "their peak", "ours / theirs", "CPU time"]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for index, row in enumerate([header, *rows]):
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
