@@ -132,7 +132,10 @@ SCOPED: dict[str, tuple[str, Args]] = {
         "contributor",
         lambda w, o: ["post", "adopt", str(w.ids[f"share-to:{o}"]), "--channel", f"{o}-x", "--now"],
     ),
-    "notify target add": ("admin", lambda w, o: ["notify", "target", "add", "--org", o, "json://127.0.0.1:9/hook"]),
+    "notify target add": (
+        "admin",
+        lambda w, o: ["notify", "target", "add", "--org", o, "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"],
+    ),
     "notify target remove": ("admin", lambda w, o: ["notify", "target", "remove", str(w.ids[f"target:{o}"])]),
     # a token for someone else (one's own needs only membership: tests/test_cli_accounts.py)
     "token create": (
@@ -231,7 +234,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """One database every case starts from a copy of: three organisations, each with a channel, a
     post awaiting sign-off, a draft, a campaign, a blackout and shares in and out."""
     root = tmp_path_factory.mktemp("world")
-    settings = make_settings(root / "data", secret_key=SECRET)
+    settings = make_settings(root / "data", secret_key=SECRET, webhook_allowed_hosts=frozenset({"127.0.0.1"}))
     runtime = Runtime(settings=settings, db=open_database(settings.database_url), clock=Clock(NOW))
     db, now = runtime.db, NOW
     ids: dict[str, int] = {}

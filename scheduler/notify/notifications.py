@@ -21,8 +21,10 @@ what the person hears, following the person's preferences.
 from __future__ import annotations
 
 import html
+import ipaddress
 import logging
 import smtplib
+import socket
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -31,12 +33,14 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from media.fetch import refusal
 from scheduler.credentials import decrypt_credentials, encrypt_credentials
 from scheduler.editorial.authorization import Action, authorize
 from scheduler.editorial.people import org_named, user_named
@@ -92,6 +96,9 @@ EXCERPT = 280
 # apprise services that act on the machine crosspost runs on (its desktop, system log, a USB light):
 # nobody reads them there, and a person must not make the server do things through them
 SERVER_LOCAL_PLUGINS = frozenset({"dbus", "glib", "gnome", "macosx", "windows", "syslog", "blink1"})
+# apprise services whose URL host is an account or sender domain: they post to the service's own
+# address, so that host is not where the server connects
+SERVICE_ADDRESS_PLUGINS = frozenset({"mailgun", "sendpulse", "smtp2go", "sparkpost", "wechat"})
 
 
 def _apprise() -> Any:
@@ -185,17 +192,12 @@ def shown_url(url: str) -> str:
 
 def check_apprise_url(url: str) -> str:
     """The URL, stripped, if apprise knows how to send to it; otherwise InvalidInput naming it."""
-    apprise = _apprise()
-
     url = url.strip()
     if not url:
         raise InvalidInput("the chat URL is empty; e.g. slack://TokenA/TokenB/TokenC or mmost://host/token")
     if len(url) > 2000:
         raise InvalidInput("the chat URL is longer than 2,000 characters")
-    # apprise logs why it refuses a URL, quoting it: masked in every log of this process from now on
-    remember_url(url)
-    with apprise.LogCapture(level=logging.DEBUG):
-        plugin = apprise.Apprise.instantiate(url)
+    plugin = _plugin(url)
     if plugin is None:
         raise InvalidInput(
             f"apprise does not understand the chat URL {shown_url(url)!r} (check the scheme and its "
@@ -204,6 +206,62 @@ def check_apprise_url(url: str) -> str:
     if type(plugin).__module__.rpartition(".")[2] in SERVER_LOCAL_PLUGINS:
         raise InvalidInput(f"the chat URL {shown_url(url)!r} reaches this server's own desktop or log, not people")
     return url
+
+
+def _plugin(url: str) -> Any:
+    """apprise's plugin for ``url``, or None when apprise does not understand it."""
+    apprise = _apprise()
+    # apprise logs the URLs it reads or refuses, quoting them: masked in every log of this process
+    remember_url(url)
+    with apprise.LogCapture(level=logging.DEBUG):
+        return apprise.Apprise.instantiate(url)
+
+
+def chat_host(url: str) -> str | None:
+    """The host a chat URL makes the server connect to (json://host, mmost://host, ...), lower case
+    and without brackets; None when the service is reached at its own address (slack://, ntfy://topic)."""
+    plugin = _plugin(url)
+    if plugin is None:
+        return None
+    module = type(plugin).__module__.rpartition(".")[2]
+    if module in SERVICE_ADDRESS_PLUGINS:
+        return None
+    # a plugin whose URL has no {host} keeps tokens where the host would be (slack://TokenA/...)
+    if not any("{host}" in template for template in getattr(type(plugin), "templates", ())):
+        return None
+    host = getattr(plugin, "host", None)
+    if host is None:
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            return None
+    host = str(host or "").strip("[]").partition("%")[0].lower()
+    if module == "xmatters" and "." not in host:
+        return None  # a bare name is the organisation's xmatters.com address
+    return host or None
+
+
+def check_chat_host(url: str, allowed_hosts: frozenset[str]) -> None:
+    """InvalidInput when the chat URL's host resolves to a loopback, private or link-local address
+    (the check webhooks and media URLs get), unless the host is in ``allowed_hosts``: anyone may
+    add a personal target, and none may make the server call its own network."""
+    host = chat_host(url)
+    if host is None or host in {allowed.lower() for allowed in allowed_hosts}:
+        return
+    shown = shown_url(url)
+    try:
+        answers = socket.getaddrinfo(host if ":" in host else host.encode("idna").decode("ascii"), None)
+    except (OSError, UnicodeError) as exc:
+        raise InvalidInput(
+            f"the chat URL {shown!r}: cannot resolve its host {host} ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
+    for *_, sockaddr in answers:
+        reason = refusal(ipaddress.ip_address(str(sockaddr[0]).partition("%")[0]))
+        if reason:
+            raise InvalidInput(
+                f"the chat URL {shown!r}: its host {host} resolves to {reason}; chat messages are not sent "
+                "there (allow the host in CROSSPOST_WEBHOOK_ALLOWED_HOSTS if it is yours)"
+            )
 
 
 def _check_kinds(kinds: Iterable[str]) -> list[str]:
@@ -236,6 +294,7 @@ def add_target(
             authorize(session, actor, Action.MANAGE_MEMBERS, [owner_org.id], doing=doing)
         elif person is not None:
             _may_manage_person(session, actor, person, f"add a chat target for {person.name}")
+        check_chat_host(url, settings.webhook_allowed_hosts)  # once allowed: no probing of hosts
         target = NotificationTarget(
             org_id=owner_org.id if owner_org else None,
             user_id=person.id if person else None,
@@ -681,7 +740,7 @@ def _send(db: Database, settings: Settings, message: _Claimed) -> None:
     else:
         if not url:
             raise DeliveryFailed("the chat target was removed")
-        send_chat(url, message.subject, message.text)
+        send_chat(url, message.subject, message.text, settings.webhook_allowed_hosts)
 
 
 def send_email(settings: Settings, to: str, subject: str, text: str, html_body: str) -> None:
@@ -707,8 +766,13 @@ def send_email(settings: Settings, to: str, subject: str, text: str, html_body: 
         raise DeliveryFailed(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc}") from None
 
 
-def send_chat(url: str, title: str, body: str) -> None:
-    """One chat message through apprise; what apprise logged on failure is the error."""
+def send_chat(url: str, title: str, body: str, allowed_hosts: frozenset[str]) -> None:
+    """One chat message through apprise; what apprise logged on failure is the error. Its host is
+    checked again first: a name may resolve elsewhere today."""
+    try:
+        check_chat_host(url, allowed_hosts)
+    except InvalidInput as refused:
+        raise DeliveryFailed(str(refused)) from None
     apprise = _apprise()
 
     sender = apprise.Apprise()
@@ -752,8 +816,8 @@ def _failed(db: Database, message: _Claimed, error: str, now: datetime) -> None:
 # -- a test message ----------------------------------------------------------------------------------
 
 
-def _chat_sender(url: str, subject: str, text: str) -> Callable[[], None]:
-    return lambda: send_chat(url, subject, text)
+def _chat_sender(url: str, subject: str, text: str, allowed_hosts: frozenset[str]) -> Callable[[], None]:
+    return lambda: send_chat(url, subject, text, allowed_hosts)
 
 
 def send_test(runtime: Runtime, user: str, *, actor: str | None = None) -> list[str]:
@@ -778,7 +842,12 @@ def send_test(runtime: Runtime, user: str, *, actor: str | None = None) -> list[
     else:
         outcomes.append("email: off" + (" (no CROSSPOST_SMTP_HOST)" if email else f" ({user} has no email address)"))
     for target_id, url in targets:
-        attempts.append((f"chat target {target_id} ({shown_url(url)})", _chat_sender(url, subject, text)))
+        attempts.append(
+            (
+                f"chat target {target_id} ({shown_url(url)})",
+                _chat_sender(url, subject, text, settings.webhook_allowed_hosts),
+            )
+        )
     for label, send in attempts:
         try:
             send()

@@ -38,6 +38,7 @@ def test_my_preferences_per_kind(world: World) -> None:
 
 
 def test_an_organisation_s_chat_targets_are_its_admins(world: World) -> None:
+    world.runtime.settings.webhook_allowed_hosts = frozenset({"127.0.0.1"})  # CHAT's host, loopback
     with world.client("alice") as alice, world.client("carol") as carol, world.client("pete") as pete:
         added = alice.post(
             "/organisations/collab/notification-targets", json={"url": CHAT, "kinds": ["channel.needs_reconnect"]}
@@ -65,6 +66,7 @@ def test_an_organisation_s_chat_targets_are_its_admins(world: World) -> None:
 
 
 def test_a_personal_chat_target(world: World) -> None:
+    world.runtime.settings.webhook_allowed_hosts = frozenset({"127.0.0.1"})  # CHAT's host, loopback
     with world.client("carol") as carol, world.client("ed") as ed:
         added = carol.post("/me/notification-targets", json={"url": CHAT, "kinds": ["post.approved"]})
         assert added.status_code == 201, added.text

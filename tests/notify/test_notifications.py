@@ -138,6 +138,7 @@ def _team(tmp_path: Path, database_url: str, *, smtp_running: bool = True) -> It
         smtp_starttls=False,
         smtp_from="crosspost@example.org",
         web_base_url=BASE_URL,
+        webhook_allowed_hosts=frozenset({"127.0.0.1"}),  # the chat receivers listen on loopback
     )
     db = open_database(settings.database_url)
     clock = Clock(START)
