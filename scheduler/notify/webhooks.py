@@ -446,7 +446,7 @@ class _Context:
         post = self.posts.get(event.post_id) if event.post_id is not None else None
         publication = self.publications.get(event.publication_id) if event.publication_id is not None else None
         channel = self.channels.get(event.channel_id) if event.channel_id is not None else None
-        base = (settings.public_base_url or "").rstrip("/")
+        base = settings.web_base_url.rstrip("/")  # where crosspost's API and web app answer
         links: dict[str, str] = {}
         if post is not None:
             links["post"] = f"{base}/api/v1/posts/{post.id}"

@@ -148,7 +148,7 @@ def test_each_event_arrives_once_signed(hooks: Runtime, receiver: Receiver) -> N
     body = next(a.body for a in receiver.delivered() if a.body["type"] == "publication.published")
     assert body["data"]["state"] == "published"
     assert body["data"]["channel"] in {"cms-x", "cms-li"}
-    assert body["data"]["links"]["post"] == f"/api/v1/posts/{published}"
+    assert body["data"]["links"]["post"] == f"http://127.0.0.1:8000/api/v1/posts/{published}"  # CROSSPOST_WEB_BASE_URL
     assert body["timestamp"].endswith("Z")
 
 
