@@ -49,6 +49,7 @@ class Action(StrEnum):
     ADOPT = "adopt shared posts"
     VIEW = "see posts"  # of one's organisations, and those submitted to or shared with them
     MANAGE_WEBHOOKS = "manage webhooks"
+    MANAGE_NOTIFICATIONS = "manage notification targets"
 
 
 # The lowest role that may take each action (roles in the order of ``policy.ROLES``).
@@ -77,6 +78,7 @@ MINIMUM_ROLE: dict[Action, str] = {
     Action.ADOPT: "contributor",
     Action.VIEW: "contributor",
     Action.MANAGE_WEBHOOKS: "admin",
+    Action.MANAGE_NOTIFICATIONS: "admin",
 }
 
 

@@ -136,7 +136,7 @@ def _may_manage_person(session: Session, actor: str | None, person: User, doing:
     orgs = session.scalars(select(Membership.org_id).where(Membership.user_id == person.id)).all()
     if not orgs:
         raise Refused(f"rule 'roles': only {person.name} may {doing}")
-    authorize(session, actor, Action.MANAGE_MEMBERS, orgs, any_of=True, doing=doing, or_also=person.name)
+    authorize(session, actor, Action.MANAGE_NOTIFICATIONS, orgs, any_of=True, doing=doing, or_also=person.name)
 
 
 def preferences(db: Database, user: str, *, actor: str | None = None) -> dict[str, str]:
@@ -290,8 +290,7 @@ def add_target(
         owner_org = org_named(session, org) if org is not None else None
         person = user_named(session, user) if user is not None else None
         if owner_org is not None:
-            doing = f"manage the notification targets of {owner_org.name}"
-            authorize(session, actor, Action.MANAGE_MEMBERS, [owner_org.id], doing=doing)
+            authorize(session, actor, Action.MANAGE_NOTIFICATIONS, [owner_org.id], subject=f"of {owner_org.name}")
         elif person is not None:
             _may_manage_person(session, actor, person, f"add a chat target for {person.name}")
         check_chat_host(url, settings.webhook_allowed_hosts)  # once allowed: no probing of hosts
@@ -349,7 +348,8 @@ def list_targets(
         query = select(NotificationTarget).order_by(NotificationTarget.id)
         if org is not None:
             owner = org_named(session, org)
-            authorize(session, actor, Action.MANAGE_MEMBERS, [owner.id], doing=f"see the notification targets of {org}")
+            doing = f"see the notification targets of {org}"
+            authorize(session, actor, Action.MANAGE_NOTIFICATIONS, [owner.id], doing=doing)
             query = query.where(NotificationTarget.org_id == owner.id)
         elif user is not None:
             person = user_named(session, user)
@@ -383,8 +383,7 @@ def remove_target(
             whose = f" of organisation {org}" if org else f" of {user}" if user else ""
             raise NotFound(f"no chat target {target_id}{whose}")
         if owner is not None:
-            doing = f"manage the notification targets of {owner.name}"
-            authorize(session, actor, Action.MANAGE_MEMBERS, [owner.id], doing=doing)
+            authorize(session, actor, Action.MANAGE_NOTIFICATIONS, [owner.id], subject=f"of {owner.name}")
         else:
             assert person is not None
             _may_manage_person(session, actor, person, f"remove a chat target of {person.name}")

@@ -331,7 +331,7 @@ def test_targets_and_preferences_are_checked(team: Team) -> None:
         add_target(db, settings, user="carol", url="nosuch://token@host/x", now=now, actor="carol")
     with pytest.raises(InvalidInput, match="reaches this server's own desktop or log"):
         add_target(db, settings, user="carol", url="syslog://", now=now, actor="carol")
-    with pytest.raises(Refused, match="manage the notification targets of collab"):
+    with pytest.raises(Refused, match=r"manage notification targets \(of collab\) in collab"):
         add_target(db, settings, org="collab", url="json://127.0.0.1:9/x", now=now, actor="carol")
     with pytest.raises(Refused, match="change the notification preferences of sam"):
         set_preference(db, "sam", "post.submitted", "off", actor="carol")
