@@ -42,16 +42,38 @@ class StoredMedia:
     width: int | None
     height: int | None
     alt_text: str | None
+    # the point every crop of it keeps (0..1 from the left, from the top); None: found automatically
+    focus_x: float | None = None
+    focus_y: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> StoredMedia:
-        """From anything with these attributes: a ``PostMedia`` or ``CampaignMedia`` row, or a query row."""
-        return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
+        """From anything with these attributes: a ``PostMedia`` or ``CampaignMedia`` row, or a query
+        row (one without the focus columns, a rendition's, reads as having none)."""
+        values: dict[str, Any] = {
+            field.name: getattr(row, field.name) if field.name not in FOCUS else getattr(row, field.name, None)
+            for field in fields(cls)
+        }
+        return cls(**values)
+
+    @property
+    def focus(self) -> tuple[float, float] | None:
+        return None if self.focus_x is None or self.focus_y is None else (self.focus_x, self.focus_y)
 
     def as_item(self, store: Path) -> MediaItem:
         values = asdict(self)
+        for name in FOCUS:  # the renditions hold the focus: what is sent is already cropped
+            del values[name]
         values["path"] = store / self.path
         return MediaItem(**values)
+
+
+FOCUS = ("focus_x", "focus_y")
+
+
+def focus_of(row: Any) -> tuple[float, float] | None:
+    """A stored file's focus (a ``PostMedia`` or ``CampaignMedia`` row), None when it has none."""
+    return StoredMedia.from_row(row).focus
 
 
 def _probe_image(path: Path, max_bytes: int) -> tuple[str, str, int, int]:
@@ -61,11 +83,24 @@ def _probe_image(path: Path, max_bytes: int) -> tuple[str, str, int, int]:
     return mime, extension, loaded.image.width, loaded.image.height
 
 
-def check(source: Path, *, max_bytes: int, alt_text: str | None = None, name: str | None = None) -> StoredMedia:
+def check(
+    source: Path,
+    *,
+    max_bytes: int,
+    alt_text: str | None = None,
+    name: str | None = None,
+    focus: tuple[float, float] | None = None,
+) -> StoredMedia:
     """Every check ``source`` must pass, and where it would be stored; writes nothing. Raises
     InvalidMedia naming the file and the problem.
 
-    ``name`` is the name the user knows the file by, when ``source`` is a copy (a shared post's media)."""
+    ``name`` is the name the user knows the file by, when ``source`` is a copy (a shared post's media).
+    ``focus`` is the point (x, y, each 0..1) its crops keep instead of the subject found automatically."""
+    if focus is not None and (len(focus) != 2 or not all(0.0 <= value <= 1.0 for value in focus)):
+        raise InvalidMedia(
+            f"{name or source.name}: focus {tuple(focus)} must be two numbers between 0 and 1 "
+            "(x from the left, y from the top)"
+        )
     if not source.is_file():
         raise InvalidMedia(f"{source}: no such file")
     size = source.stat().st_size
@@ -92,6 +127,8 @@ def check(source: Path, *, max_bytes: int, alt_text: str | None = None, name: st
         width=width,
         height=height,
         alt_text=alt_text,
+        focus_x=None if focus is None else float(focus[0]),
+        focus_y=None if focus is None else float(focus[1]),
     )
 
 

@@ -41,6 +41,7 @@ class MediaInput:
     path: Path
     alt_text: str | None = None
     name: str | None = None  # the file's name for people, when ``path`` is a stored copy
+    focus: tuple[float, float] | None = None  # (x, y), 0..1 each: the point every crop keeps
 
 
 # -- channels ------------------------------------------------------------------------------------
@@ -281,7 +282,9 @@ def create_post(
     checked = [
         (
             item.path,
-            media_store.check(item.path, max_bytes=settings.max_media_bytes, alt_text=item.alt_text, name=item.name),
+            media_store.check(
+                item.path, max_bytes=settings.max_media_bytes, alt_text=item.alt_text, name=item.name, focus=item.focus
+            ),
         )
         for item in media
     ]
@@ -394,7 +397,10 @@ def adopt_share(
     """
     with db.transaction() as session:
         _, original = shares.share_and_original(session, share_id)
-        media = [MediaInput(settings.media_store / m.path, m.alt_text, m.original_name) for m in original.media]
+        media = [
+            MediaInput(settings.media_store / m.path, m.alt_text, m.original_name, media_store.focus_of(m))
+            for m in original.media
+        ]
         title, link, language = original.title, original.link, original.language
         kind = (importance or original.importance, format or original.format, priority or original.priority)
     return create_post(
@@ -1005,7 +1011,14 @@ def post_view(post: Post) -> dict[str, Any]:
         ],
         "created_at": post.created_at.isoformat(),
         "media": [
-            {"name": m.original_name, "kind": m.kind, "mime": m.mime, "bytes": m.bytes, "alt_text": m.alt_text}
+            {
+                "name": m.original_name,
+                "kind": m.kind,
+                "mime": m.mime,
+                "bytes": m.bytes,
+                "alt_text": m.alt_text,
+                **({} if (focus := media_store.focus_of(m)) is None else {"focus": list(focus)}),
+            }
             for m in post.media
         ],
         "publications": [publication_view(p) for p in post.publications],

@@ -397,7 +397,9 @@ def _check_media(media: Sequence[posts.MediaInput], settings: Settings) -> list[
     return [
         (
             item.path,
-            media_store.check(item.path, max_bytes=settings.max_media_bytes, alt_text=item.alt_text, name=item.name),
+            media_store.check(
+                item.path, max_bytes=settings.max_media_bytes, alt_text=item.alt_text, name=item.name, focus=item.focus
+            ),
         )
         for item in media
     ]
@@ -620,7 +622,9 @@ def _draft(
             title=view["title"],
             link=view["link"],
             # the campaign's files, already in the store: checked again and rendered per channel
-            media=[posts.MediaInput(settings.media_store / m.path, m.alt_text, m.original_name) for m in media],
+            media=[
+                posts.MediaInput(settings.media_store / m.path, m.alt_text, m.original_name, m.focus) for m in media
+            ],
             actor=view["created_by"],
             org=org,
             importance=view["importance"],

@@ -28,6 +28,7 @@ from media import renditions as rendering
 from media.files import file_sha256
 from media.specs import SPECS
 from scheduler.errors import InvalidInput, InvalidMedia
+from scheduler.media_store import focus_of
 from scheduler.publishing.content import MediaItem
 from scheduler.publishing.publications import in_states
 from scheduler.publishing.states import PublicationState
@@ -213,6 +214,7 @@ def _make(
             platform,
             settings.media_store / RENDITION_DIR,
             mode=mode,
+            focus=focus_of(item),  # a person's choice; None: the subject found automatically
             shorts=shorts,
         ):
             if rendition.kind == "cover":

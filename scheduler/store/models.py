@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -158,6 +159,9 @@ class StoredFile:
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     alt_text: Mapped[str | None] = mapped_column(Text)
+    # the point (0..1 from the left, 0..1 from the top) every crop keeps; None: found automatically
+    focus_x: Mapped[float | None] = mapped_column(Float)
+    focus_y: Mapped[float | None] = mapped_column(Float)
 
 
 class PostMedia(StoredFile, Base):
