@@ -326,3 +326,37 @@ def test_a_postgresql_url_without_the_postgres_extra_names_the_extra(monkeypatch
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed: importing it fails
     with pytest.raises(ConfigurationError, match=r"pip install 'crosspost\[postgres\]'"):
         Database("postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def test_the_web_app_and_api_are_served_from_the_installed_package(installed: Installed, tmp_path: Path) -> None:
+    """Templates and every static asset travel in the wheel: `crosspost web` from the plain
+    install serves the sign-in page, htmx, /docs and, signed in, the demo's calendar."""
+    import socket
+
+    import httpx
+
+    installed.crosspost("demo", cwd=tmp_path, env={})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    background = Background(installed, tmp_path, {"CROSSPOST_DATA_DIR": str(tmp_path / "var" / "demo")})
+    base = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"{base}/signin", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        background.start("web", "--port", str(port))
+        background.wait_for(answers, "crosspost web to answer", timeout=60)
+        with httpx.Client(base_url=base, timeout=10) as browser:
+            assert 'name="password"' in browser.get("/signin").text
+            assert browser.get("/static/vendor/htmx-2.0.11.min.js").status_code == 200
+            assert browser.get("/static/app.css").status_code == 200
+            assert browser.get("/docs").status_code == 200
+            assert browser.post("/signin", data={"name": "eve", "password": "crosspost-demo"}).status_code == 303
+            assert "demo-linkedin" in browser.get("/calendar", params={"view": "list"}).text
+    finally:
+        background.stop()
