@@ -24,16 +24,26 @@ CORE = [
     "scheduler.editorial.overview",
     "scheduler.editorial.policy",
     "scheduler.editorial.authorization",
+    "scheduler.editorial.inbox",
+    "scheduler.acting",
+    "scheduler.accounts.tokens",
+    "scheduler.accounts.passwords",
+    "scheduler.accounts.sessions",
+    "scheduler.accounts.invitations",
+    "scheduler.accounts.totp",
     "scheduler.planning.slots",
     "scheduler.planning.timetable",
+    "scheduler.planning.agenda",
     "scheduler.calendar.observances",
     "scheduler.calendar.campaigns",
     "scheduler.calendar.ics",
+    "scheduler.calendar.feed",
     "media.specs",
     "media.text",
 ]
-# The faces: each is a thin shell over the core, and the core never reaches back into one.
-FACES = ["scheduler.cli", "scheduler.api", "scheduler.web"]
+# The faces (and the outbound senders, which speak HTTP and SMTP): thin shells over the core, which
+# never reaches back into one.
+FACES = ["scheduler.cli", "scheduler.api", "scheduler.web", "scheduler.notify"]
 FORBIDDEN = ["celery", "kombu", "requests", "tweepy", "typer", "fastapi", "httpx", "adapters"]
 
 
