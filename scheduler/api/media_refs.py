@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from scheduler.posts import MediaInput
 
 MEDIA_ID = re.compile(r"^[0-9a-f]{64}$")
+Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
 class MediaRef(BaseModel):
@@ -31,6 +32,12 @@ class MediaRef(BaseModel):
 
     id: str = Field(pattern=r"^[0-9a-f]{64}$", description="The id POST /media answered (the file's SHA-256)")
     alt_text: str | None = Field(None, max_length=5000, description="What the image or video shows, for screen readers")
+    focus: tuple[Fraction, Fraction] | None = Field(
+        None,
+        description="The point every crop keeps, [x, y]: 0..1 from the left and from the top "
+        "(default: the subject found automatically)",
+        examples=[[0.8, 0.4]],
+    )
 
 
 def uploads_dir(runtime: Runtime) -> Path:
@@ -70,5 +77,5 @@ def media_inputs(runtime: Runtime, refs: Sequence[MediaRef]) -> Iterator[list[Me
         path = uploaded(runtime, ref.id)
         name_file = path.with_suffix(".name")
         name = name_file.read_text(encoding="utf-8").strip() if name_file.exists() else path.name
-        inputs.append(MediaInput(path=path, alt_text=ref.alt_text, name=name))
+        inputs.append(MediaInput(path=path, alt_text=ref.alt_text, name=name, focus=ref.focus))
     yield inputs

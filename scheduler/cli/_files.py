@@ -58,20 +58,39 @@ def json_object(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+def focus_point(text: str) -> tuple[float, float] | None:
+    """``--focus X,Y`` (0..1 each, from the left and from the top); ``auto`` for the subject found
+    automatically, to give a focus for a later file only."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        x, y = (float(part) for part in text.split(","))
+    except ValueError:
+        raise InvalidInput(
+            f"--focus {text!r}: write it as X,Y with numbers between 0 and 1, e.g. 0.3,0.4 (or auto)"
+        ) from None
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise InvalidInput(f"--focus {text!r}: X and Y must each be between 0 and 1 (from the left, from the top)")
+    return (x, y)
+
+
 @contextmanager
 def media_inputs(
-    media: list[str] | None, alt: list[str] | None, settings: Settings
+    media: list[str] | None, alt: list[str] | None, settings: Settings, focus: list[str] | None = None
 ) -> Iterator[list[MediaInput] | None]:
-    """``--media`` (files or http(s) URLs) and ``--alt`` (in the same order) as media inputs, None
-    when no ``--media`` was given. URLs are fetched with media.fetch's limits and safety checks into
-    this command's own folder, removed when the command ends whatever happens: the store keeps its
-    own content-addressed copy."""
+    """``--media`` (files or http(s) URLs), with ``--alt`` and ``--focus`` (in the same order), as
+    media inputs, None when no ``--media`` was given. URLs are fetched with media.fetch's limits and
+    safety checks into this command's own folder, removed when the command ends whatever happens:
+    the store keeps its own content-addressed copy."""
     from media.fetch import fetch, is_url
     from scheduler.posts import MediaInput
 
     files, alts = media or [], alt or []
     if len(alts) > len(files):
         raise InvalidInput(f"{len(alts)} --alt texts for {len(files)} --media files")
+    if len(focus or []) > len(files):
+        raise InvalidInput(f"{len(focus or [])} --focus points for {len(files)} --media files")
+    points = [focus_point(text) for text in focus or []]
     if media is None:
         yield None
         return
@@ -93,7 +112,10 @@ def media_inputs(
             else Path(item)
             for item in files
         ]
-        yield [MediaInput(path, alts[i] if i < len(alts) else None) for i, path in enumerate(paths)]
+        yield [
+            MediaInput(path, alts[i] if i < len(alts) else None, focus=points[i] if i < len(points) else None)
+            for i, path in enumerate(paths)
+        ]
     finally:
         if downloads is not None:
             shutil.rmtree(downloads, ignore_errors=True)

@@ -48,6 +48,13 @@ def create(
     queue: Annotated[bool, typer.Option("--queue", help="Add to the channels' queues: the next free slot")] = False,
     media: Annotated[list[str] | None, typer.Option(help="Image or video file or http(s) URL (repeatable)")] = None,
     alt: Annotated[list[str] | None, typer.Option(help="Alt text for the media, in the same order")] = None,
+    focus: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="The point each crop of the media keeps, X,Y from 0..1 (from the left, from the top), in the "
+            "same order as --media; auto: the subject found automatically (the default)"
+        ),
+    ] = None,
     title: Annotated[str | None, typer.Option(help="Title (YouTube, TikTok photo posts)")] = None,
     link: Annotated[str | None, typer.Option(help="A link to add to the post")] = None,
     language: Annotated[
@@ -76,7 +83,7 @@ def create(
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
-    with media_inputs(media, alt, runtime.settings) as files:
+    with media_inputs(media, alt, runtime.settings, focus) as files:
         post_id = posts.create_post(
             runtime.db,
             runtime.settings,
@@ -210,7 +217,8 @@ def show(post_id: PostId, as_json: JsonFlag = False) -> None:
     print(f"post {view['id']} (version {view['version']}): {view['text']}")
     print(f"  review: {review.replace('_', ' ')}")
     for item in view["media"]:
-        print(f"  media: {item['name']} ({item['mime']}, {item['bytes']} bytes) alt={item['alt_text']!r}")
+        focus = f" focus={item['focus'][0]:g},{item['focus'][1]:g}" if "focus" in item else ""
+        print(f"  media: {item['name']} ({item['mime']}, {item['bytes']} bytes) alt={item['alt_text']!r}{focus}")
     print_table(_HEADERS, _publication_rows(view))
     for publication in view["publications"]:
         if publication["last_error"]:

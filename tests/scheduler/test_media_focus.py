@@ -13,12 +13,14 @@ from sqlalchemy import func, select
 
 from scheduler import posts
 from scheduler.calendar import campaigns
+from scheduler.editorial import shares, signoff
 from scheduler.errors import InvalidInput
 from scheduler.publishing import media_prep
 from scheduler.runtime import Runtime
 from scheduler.store import CampaignMedia, Post, PostMedia, Publication, Rendition
 from tests.conftest import Clock
 from tests.helpers import add_dry_run_channels
+from tests.scheduler.test_editorial import _set_up
 
 BLUE = (0, 90, 255)
 
@@ -86,6 +88,7 @@ def test_a_focus_near_the_right_edge_keeps_that_region_in_the_crop(
         assert not _is_blue(chosen_rgb.getpixel((0, chosen_rgb.height // 2)))  # still a crop, not the whole
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # refused before any query
 @pytest.mark.parametrize("focus", [(1.2, 0.5), (0.5, -0.1), (float("nan"), 0.5)])
 def test_a_focus_outside_the_image_is_refused_naming_the_file(
     runtime: Runtime, tmp_path: Path, focus: tuple[float, float]
@@ -119,3 +122,24 @@ def test_a_campaigns_focus_goes_to_its_yearly_post(runtime: Runtime, clock: Cloc
     [post_id] = campaigns.sweep(runtime.db, runtime.settings, now=draft_on)
     view = posts.show_post(runtime.db, post_id)
     assert [m["focus"] for m in view["media"]] == [[0.25, 0.75]]
+
+
+def test_a_partners_adopted_copy_keeps_the_focus(runtime: Runtime, tmp_path: Path) -> None:
+    _set_up(runtime)  # cms (host: ana writes, eve signs) and lhcb (partner: luc), a channel each
+    at = (runtime.clock() + timedelta(hours=48)).isoformat()
+    post_id = posts.create_post(
+        runtime.db,
+        runtime.settings,
+        text="Higgs boson, ten years on",
+        channels=["cms-x"],
+        at=at,
+        now=runtime.clock(),
+        actor="ana",
+        media=[posts.MediaInput(scene(tmp_path / "higgs.png"), focus=(0.9, 0.4))],
+    )
+    signoff.approve(runtime.db, post_id, actor="eve", now=runtime.clock())
+    share_id = shares.share(runtime.db, post_id, to_org="lhcb", now=runtime.clock(), actor="eve")
+    copy = posts.adopt_share(
+        runtime.db, runtime.settings, share_id, channels=["lhcb-x"], at=at, now=runtime.clock(), actor="luc"
+    )
+    assert [m["focus"] for m in posts.show_post(runtime.db, copy)["media"]] == [[0.9, 0.4]]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from scheduler.web.templating import render
@@ -121,6 +122,13 @@ async def check_text(
     return render(request, "compose_counters.html", viewer=seen, summaries=summaries, threads=threads)
 
 
+def _one_line(refused: Exception) -> str:
+    """The refusal for a person: a media reference's validation as "field: problem", not pydantic's report."""
+    if isinstance(refused, ValidationError):
+        return "; ".join(f"media {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in refused.errors())
+    return str(refused)
+
+
 @router.post("/compose")
 async def compose(request: Request, seen: Seen, runtime: RuntimeDep) -> Response:
     """Create the post as a draft (then the previews), or scheduled / queued / for an awareness day."""
@@ -189,7 +197,7 @@ async def compose(request: Request, seen: Seen, runtime: RuntimeDep) -> Response
             day=None,
             occurrence=None,
             text=values.get("text", ""),
-            error=str(refused),
+            error=_one_line(refused),
             form={**values, "channels": channels},
         )
     return RedirectResponse(f"/posts/{post_id}", status_code=303)
