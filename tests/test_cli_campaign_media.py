@@ -224,3 +224,18 @@ def test_a_text_that_fits_this_year_but_not_the_next_is_refused_on_edit(cms: Run
     assert json.loads(ok(cms("campaign", "show", "1", "--json")))["text"] == "The {ordinal} {name}"
     # one character less fits both years
     ok(cms("campaign", "edit", "1", "--text", "The {ordinal} {name} " + filler[1:], "--as", "ana"))
+
+
+def test_a_campaigns_focus_is_kept_with_its_file(cms: Run, tmp_path: Path) -> None:
+    from scheduler.store import CampaignMedia
+
+    photo = write_image(tmp_path / "stem-day.png", (1200, 800))
+    args = [*ADD, "--channel", "cms-tt", "--text", "Today is {name}", "--media", str(photo), "--focus", "0.9,0.1"]
+    ok(cms(*args))
+    assert "X and Y must each be between 0 and 1" in refused(cms(*args[:-1], "2,0"))
+    runtime = _runtime(tmp_path, dt.datetime.now(dt.UTC))
+    try:
+        with runtime.db.read() as session:
+            assert [(m.focus_x, m.focus_y) for m in session.scalars(select(CampaignMedia))] == [(0.9, 0.1)]
+    finally:
+        runtime.db.dispose()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from scheduler.cli._files import focus_point
 from scheduler.cli._output import fail, print_json, print_table
 from scheduler.errors import InvalidInput
 
@@ -18,16 +19,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Media adaptation: one file in, a rendition per channel out.", no_args_is_help=True)
 CHANNELS = ("x", "linkedin", "tiktok", "youtube")
-
-
-def _focus(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    try:
-        x, y = (float(part) for part in text.split(","))
-    except ValueError:
-        raise InvalidInput(f"--focus {text!r}: write it as X,Y with numbers between 0 and 1, e.g. 0.3,0.4") from None
-    return (x, y)
 
 
 @app.command("adapt")
@@ -65,7 +56,7 @@ def adapt(
     channels = CHANNELS if channel == "all" else (channel,)
     for name in channels:
         image_spec(name)  # refuses an unknown channel before any work
-    point = _focus(focus)
+    point = focus_point(focus) if focus is not None else None
     renditions = rendering.adapt_all(
         list(files), list(channels), out, mode=mode, focus=point, allow_trim=trim, shorts=shorts
     )

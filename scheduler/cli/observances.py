@@ -28,6 +28,12 @@ MediaOption = Annotated[
     list[str] | None, typer.Option(help="Image or video file or http(s) URL (repeatable), given to every year's post")
 ]
 AltOption = Annotated[list[str] | None, typer.Option(help="Alt text for the media, in the same order")]
+FocusOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="The point each crop keeps, X,Y from 0..1, in the same order as --media; auto: found automatically"
+    ),
+]
 
 
 def _range(year: int | None, start: str | None, end: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -179,6 +185,7 @@ def campaign_add(
     ] = None,
     media: MediaOption = None,
     alt: AltOption = None,
+    focus: FocusOption = None,
     org: Annotated[str | None, typer.Option(help="The organisation the posts belong to")] = None,
     as_user: AsUser = None,
 ) -> None:
@@ -187,7 +194,7 @@ def campaign_add(
     from scheduler.runtime import build_runtime
 
     runtime = build_runtime()
-    with media_inputs(media, alt, runtime.settings) as files:
+    with media_inputs(media, alt, runtime.settings, focus) as files:
         campaign_id, warnings = campaigns.add_campaign(
             runtime.db,
             runtime.settings,
@@ -229,6 +236,7 @@ def campaign_edit(
     importance: Annotated[str | None, typer.Option(help="The posts' importance under the approval policy")] = None,
     media: MediaOption = None,
     alt: AltOption = None,
+    focus: FocusOption = None,
     no_media: Annotated[bool, typer.Option("--no-media", help="Remove the campaign's media")] = False,
     as_user: AsUser = None,
 ) -> None:
@@ -239,7 +247,7 @@ def campaign_edit(
     if no_media and media:
         raise InvalidInput("give either --media or --no-media, not both")
     runtime = build_runtime()
-    with media_inputs(media, alt, runtime.settings) as files:
+    with media_inputs(media, alt, runtime.settings, focus) as files:
         warnings = campaigns.edit_campaign(
             runtime.db,
             runtime.settings,
