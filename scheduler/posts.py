@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from media.specs import SPECS
@@ -107,7 +107,7 @@ def assign_channel(
     """Give a channel to an organisation (or to none): from now on its policy applies, also to the
     posts already waiting on the channel, which are held or released at once. Returns those posts."""
     with db.transaction() as session:
-        target = channels_named(session, [channel])[0]
+        target = channels_named(session, [channel], actor=actor)[0]
         owner = people.org_named(session, org) if org else None
         # both sides: the organisation that has the channel gives it, the one that gets it takes it
         authorize(session, actor, Action.ASSIGN_CHANNEL, [target.org_id, owner.id if owner else None], subject=channel)
@@ -150,7 +150,7 @@ def reconnect_channel(
     waited for it go out now. Returns the publications released."""
     secret = encrypt_credentials(credentials, settings)
     with db.transaction() as session:
-        target = channels_named(session, [channel])[0]
+        target = channels_named(session, [channel], actor=actor)[0]
         authorize(session, actor, Action.RECONNECT_CHANNEL, [target.org_id], subject=channel)
         target.credentials, target.status = secret, "active"
         waiting = session.execute(
@@ -184,19 +184,33 @@ def list_channels(db: Database) -> list[Channel]:
 
 
 def find_channel(db: Database, name: str) -> Channel:
+    """A channel by name, for the operator."""
     with db.read() as session:
-        return channels_named(session, [name])[0]
+        return channels_named(session, [name], actor=None)[0]
 
 
-def channels_named(session: Session, names: Sequence[str]) -> list[Channel]:
+def channels_named(session: Session, names: Sequence[str], *, actor: str | None) -> list[Channel]:
+    """The channels of ``names``; UnknownChannel naming the missing ones and the channels ``actor``
+    may use (not other organisations': a partner learns nothing of the host's)."""
     if not names:
         raise InvalidInput("no channel given: name at least one with --channel")
     found = {channel.name: channel for channel in session.scalars(select(Channel).where(Channel.name.in_(names)))}
     missing = [name for name in names if name not in found]
     if missing:
-        known = ", ".join(sorted(session.scalars(select(Channel.name)))) or "none yet (crosspost channel add)"
+        known = ", ".join(_usable_channel_names(session, actor))
+        if not known:
+            known = "none yet (crosspost channel add)" if actor is None else "none"
         raise UnknownChannel(f"unknown channel {', '.join(map(repr, missing))}; known channels: {known}")
     return [found[name] for name in dict.fromkeys(names)]
+
+
+def _usable_channel_names(session: Session, actor: str | None) -> list[str]:
+    """The channels of ``actor``'s organisations and of no organisation (the operator: all)."""
+    query = select(Channel.name).order_by(Channel.name)
+    if actor is not None:
+        orgs = list(people.memberships(session, people.user_named(session, actor)))
+        query = query.where(or_(Channel.org_id.is_(None), Channel.org_id.in_(orgs)))
+    return list(session.scalars(query))
 
 
 # -- posts ---------------------------------------------------------------------------------------
@@ -273,7 +287,7 @@ def create_post(
     if queue and (at or immediately):
         raise InvalidTime("give either a time (--at or --now) or --queue, not both")
     with db.transaction() as session:
-        targets = channels_named(session, channels)
+        targets = channels_named(session, channels, actor=actor)
         post_org = signoff.resolve_author_org(session, actor=actor, org=org, channels=targets, submit_to=submit_to)
         if share is not None:
             offer, _ = shares.open_share(session, share, actor=actor, text=text)
@@ -297,7 +311,7 @@ def create_post(
 
     # the files are copied before the write transaction, and removed again if the post is not stored
     with media_store.storing(db, checked, settings.media_store) as still_stored, db.transaction() as session:
-        targets = channels_named(session, channels)
+        targets = channels_named(session, channels, actor=actor)
         signoff.check_kind(session, targets, post_org, importance, kind)
         if due is not None:
             timetable.check_open(session, targets, due.utc)
@@ -516,7 +530,7 @@ def _plan_edit(
         post = signoff.load_post(session, post_id, lock=False)
         signoff.require_editor_of(session, actor, post, "edit")
         pending = _editable(post, adding=bool(add))
-        new = channels_named(session, add) if add else []
+        new = channels_named(session, add, actor=actor) if add else []
         channels = [p.channel for p in pending] + new
         limit = signoff.trivial_edit_limit(session, post)
         media = _as_items([StoredMedia.from_row(m) for m in post.media], settings)
@@ -691,7 +705,7 @@ def _remove_channels(
     session: Session, post: Post, pending: list[Publication], names: Sequence[str], *, now: datetime, actor: str | None
 ) -> list[Publication]:
     """Cancel the post on these channels; refused where it is out or may be. Returns what is left pending."""
-    targets = channels_named(session, names)
+    targets = channels_named(session, names, actor=actor)
     on = {p.channel_id: p for p in post.publications}
     absent = [channel.name for channel in targets if channel.id not in on]
     if absent:
@@ -730,7 +744,7 @@ def _add_channels(
     actor: str | None,
 ) -> None:
     """The post on more channels, through the checks of post create and the sign-off gate."""
-    targets = channels_named(session, names)
+    targets = channels_named(session, names, actor=actor)
     allowed = {post.org_id} | {p.channel.org_id for p in post.publications if p.state != S.CANCELLED}
     for channel in targets:
         if actor is not None and channel.org_id is not None and channel.org_id not in allowed:
@@ -844,7 +858,7 @@ def add_variant(
                     f"rule 'shared as is': post {post_id} is a copy of post {original.id}, shared without changes; "
                     "it takes no variants"
                 )
-        target = channels_named(session, [channel])[0] if channel else None
+        target = channels_named(session, [channel], actor=actor)[0] if channel else None
         if target is not None and target.id not in {p.channel_id for p in post.publications}:
             raise UnknownChannel(f"post {post_id} is not scheduled on channel {channel!r}")
         applies = [

@@ -208,7 +208,7 @@ def add_campaign(
     checked = _check_media(media, settings)
     # the files are copied before the write transaction, and removed again if the campaign is refused
     with media_store.storing(db, checked, settings.media_store) as still_stored, db.transaction() as session:
-        targets = posts.channels_named(session, channels)
+        targets = posts.channels_named(session, channels, actor=actor)
         owner = people.org_named(session, org) if org else None
         authorize(session, actor, Action.ADD_CAMPAIGN, [owner.id if owner else None] + [c.org_id for c in targets])
         _check_as_its_posts(
@@ -335,7 +335,7 @@ def edit_campaign(
         campaign = _active(session, campaign_id)
         if _view(campaign) != before:
             raise InvalidInput(f"campaign {campaign_id} was changed meanwhile; look at it again (campaign show)")
-        targets = posts.channels_named(session, after["channels"])
+        targets = posts.channels_named(session, after["channels"], actor=actor)
         owners = {campaign.org_id}
         owners |= set(session.scalars(select(Channel.org_id).where(Channel.name.in_(before["channels"]))))
         owners |= {channel.org_id for channel in targets}
