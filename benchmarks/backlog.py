@@ -63,8 +63,8 @@ def load_backlog(connection: Connection, publications: int, *, now: datetime) ->
         {"first": first_post, "hash": "0" * 64, **params},
     )
     kind = "(p.id % 10)"
-    due_ahead = _plus_seconds(dialect, "ahead", f"(p.id * 7919) % {_YEAR}")
-    due_past = _plus_seconds(dialect, "past", f"(p.id * 7919) % {_YEAR}")
+    due_ahead = _plus_seconds(dialect, "ahead", f"(CAST(p.id AS BIGINT) * 7919) % {_YEAR}")
+    due_past = _plus_seconds(dialect, "past", f"(CAST(p.id AS BIGINT) * 7919) % {_YEAR}")
     state = f"CASE WHEN {kind} IN (7, 8) THEN 'awaiting_signoff' WHEN {kind} = 9 THEN 'published' ELSE 'scheduled' END"
     connection.execute(
         text(

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     dispatch_interval: float = 1.0
     lookahead: float = 30.0
     dispatch_batch: int = 500
+    # Publications of one channel due at the same instant travel in one message, up to this many;
+    # the worker still claims each on its own just before its call (1: a message each).
+    publish_batch: int = Field(10, ge=1, le=100)
     queued_grace: float = 120.0
     # A publish attempt holds its row for this long and renews it every publish_lease / 5 while it
     # runs, so a long upload keeps its row and a dead worker's row is reconciled within the lease.

@@ -23,7 +23,8 @@ from scheduler.store import Database
 
 log = logging.getLogger(__name__)
 
-SendPublish = Callable[[int, str, datetime], None]
+# publication ids (one channel, one due instant: ``in_messages``), their dispatch token, the ETA
+SendPublish = Callable[[list[int], str, datetime], None]
 SendReconcile = Callable[[int], None]
 SendRender = Callable[[int], None]
 
@@ -49,20 +50,40 @@ def dispatch_due(db: Database, send: SendPublish, *, now: datetime, settings: Se
         if len(batch) < settings.dispatch_batch:
             break
     for batch in batches:
-        sent += _send_all(batch, send)
+        sent += _send_all(in_messages(batch, settings.publish_batch), send)
     return sent
 
 
-def _send_all(batch: list[Dispatch], send: SendPublish) -> int:
+def in_messages(dispatches: list[Dispatch], size: int) -> list[list[Dispatch]]:
+    """One message per channel and due instant, of up to ``size`` publications, in due order: a
+    worker claims each on its own just before its call, so sharing a message costs no guarantee,
+    and saves the hand-off each message costs. A publication with media travels alone: its upload
+    may take minutes the others would wait."""
+    messages: list[list[Dispatch]] = []
+    filling: dict[tuple[str, datetime, int], list[Dispatch]] = {}
+    for dispatch in dispatches:
+        if dispatch.alone or size <= 1:
+            messages.append([dispatch])
+            continue
+        message = filling.setdefault((dispatch.token, dispatch.due_at, dispatch.channel_id), [])
+        if not message:
+            messages.append(message)
+        message.append(dispatch)
+        if len(message) == size:
+            del filling[(dispatch.token, dispatch.due_at, dispatch.channel_id)]
+    return messages
+
+
+def _send_all(messages: list[list[Dispatch]], send: SendPublish) -> int:
     sent = 0
-    for dispatch in batch:
+    for message in messages:
+        ids = [dispatch.publication_id for dispatch in message]
         try:
-            send(dispatch.publication_id, dispatch.token, dispatch.due_at)
-            sent += 1
+            send(ids, message[0].token, message[0].due_at)
+            sent += len(ids)
         except Exception:
             log.exception(
-                "could not send publication %s; it stays queued and is re-sent when its lease expires",
-                dispatch.publication_id,
+                "could not send publications %s; they stay queued and are re-sent when their lease expires", ids
             )
     return sent
 

@@ -36,19 +36,22 @@ class EmbeddedExecutor:
         self._timer = threading.Thread(target=self._release_due, name="crosspost-eta", daemon=True)
         self._timer.start()
 
-    def send_publish(self, publication_id: int, token: str, eta: datetime) -> None:
+    def send_publish(self, publication_ids: list[int], token: str, eta: datetime) -> None:
         runtime = self.runtime
 
         def job() -> object:
-            return publications.publish(
+            outcome = publications.publish_batch(
                 runtime.db,
-                publication_id,
+                publication_ids,
                 token,
                 runtime.adapters,
                 settings=runtime.settings,
                 clock=runtime.clock,
                 limiter=runtime.limiter,
             )
+            if outcome.handed_back:  # not begun within the batch's time budget: queued again, same token
+                self.send_publish(outcome.handed_back, token, runtime.clock())
+            return outcome
 
         with self._wake:
             heapq.heappush(self._pending, (eta, next(self._order), job))

@@ -19,8 +19,9 @@ import logging
 import os
 import random
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -75,11 +76,17 @@ _VARIANTS = cast(Table, PostVariant.__table__)
 
 @dataclass(frozen=True)
 class Dispatch:
-    """A claimed publication that needs a message: run it at ``due_at`` with ``token``."""
+    """A claimed publication that needs a message: run it at ``due_at`` with ``token``.
+
+    ``channel_id`` and ``alone`` decide which publications may share a message
+    (``scheduler.publishing.dispatch.in_messages``): one with media travels alone, as its upload
+    may take minutes that the others would wait."""
 
     publication_id: int
     token: str
     due_at: datetime
+    channel_id: int = 0
+    alone: bool = True
 
 
 @dataclass(frozen=True)
@@ -147,15 +154,24 @@ def claim_due(db: Database, *, now: datetime, settings: Settings) -> list[Dispat
             return []
         token = str(uuid.uuid4())
         lease = horizon + timedelta(seconds=settings.queued_grace)
-        moved = set(
-            transition(session, rows, S.QUEUED, now=now, values={"dispatch_token": token, "lease_until": lease})
+        moved = transition(session, rows, S.QUEUED, now=now, values={"dispatch_token": token, "lease_until": lease})
+        return _dispatches(session, moved, token)
+
+
+def _dispatches(session: Session, ids: list[int], token: str) -> list[Dispatch]:
+    """The messages rows just queued with ``token`` need, in due order: each at its effective due
+    time (a row queued ahead of time is not sent early), with its channel and whether it has media."""
+    if not ids:
+        return []
+    due_at = func.coalesce(Publication.next_attempt_at, Publication.due_at)
+    with_media = select(PostMedia.id).where(PostMedia.post_id == Publication.post_id).exists()
+    rows = session.execute(
+        select(Publication.id, due_at.label("due"), Publication.channel_id, with_media.label("media")).where(
+            Publication.id.in_(ids)
         )
-        effective = dict(
-            (row.id, row.due)
-            for row in session.execute(select(Publication.id, due_at.label("due")).where(Publication.id.in_(moved)))
-        )
+    )
     return sorted(
-        (Dispatch(publication_id, token, effective[publication_id]) for publication_id in moved),
+        (Dispatch(row.id, token, row.due, row.channel_id, bool(row.media)) for row in rows),
         key=lambda dispatch: dispatch.due_at,
     )
 
@@ -164,7 +180,6 @@ def requeue_lost(db: Database, *, now: datetime, settings: Settings, every_queue
     """Queued rows whose message never ran (broker restarted, dispatcher died before sending), or
     with ``every_queued`` all queued rows (a worker node that may have held their messages was
     lost): queued -> queued with a new token, so the old message, should it run, is a no-op."""
-    due_at = func.coalesce(Publication.next_attempt_at, Publication.due_at)
     conditions = [in_states(S.QUEUED)]
     if not every_queued:
         conditions.append(Publication.lease_until < now)
@@ -200,12 +215,7 @@ def requeue_lost(db: Database, *, now: datetime, settings: Settings, every_queue
             if every_queued
             else "re-dispatched: the earlier message did not run before its lease ran out",
         )
-        effective = dict(
-            (row.id, row.due)
-            for row in session.execute(select(Publication.id, due_at.label("due")).where(Publication.id.in_(moved)))
-        )
-    # each still goes out at its due time: a row queued ahead of time is not sent early
-    return sorted((Dispatch(i, token, effective[i]) for i in moved), key=lambda dispatch: dispatch.due_at)
+        return _dispatches(session, moved, token)
 
 
 def _redispatches(session: Session, ids: list[int]) -> dict[int, int]:
@@ -229,11 +239,23 @@ def _redispatches(session: Session, ids: list[int]) -> dict[int, int]:
 # -- the worker's side -----------------------------------------------------------------------------
 
 
-def claim(db: Database, publication_id: int, token: str, *, now: datetime, settings: Settings) -> Claim | None:
+def claim(
+    db: Database,
+    publication_id: int,
+    token: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    preloaded: Loaded | None = None,
+) -> Claim | None:
     """queued -> publishing for this exact dispatch, committed before any platform call.
 
     Returns None when the message is stale: the row was already claimed, cancelled, edited
     (which clears the token), re-dispatched, or never existed.
+
+    ``preloaded``: the row as read after its message arrived (a batch reads its publications in one
+    query). A claim that succeeds proves it current: every change to a queued row's content (an
+    edit, a cancel, a sign-off undone) clears or replaces its token, and then no claim succeeds.
     """
     lease_owner = f"{settings.worker_id}/{uuid.uuid4().hex[:12]}"
     with db.atomic_statements() as connection:
@@ -254,7 +276,12 @@ def claim(db: Database, publication_id: int, token: str, *, now: datetime, setti
         if not moved:
             return None
         try:
-            loaded = load(connection, publication_id, settings)
+            # the claim counted this attempt: the preloaded row is one behind
+            loaded = (
+                replace(preloaded, attempt=preloaded.attempt + 1)
+                if preloaded is not None
+                else load(connection, publication_id, settings)
+            )
         except SQLAlchemyError:
             raise
         except Exception as exc:
@@ -377,9 +404,10 @@ def publish(
     settings: Settings,
     clock: Callable[[], datetime],
     limiter: RateLimiter | None = None,
+    preloaded: Loaded | None = None,
 ) -> PublicationState | None:
     """Claim, call the platform once, record the outcome. Returns the new state, or None if stale."""
-    claimed = claim(db, publication_id, token, now=clock(), settings=settings)
+    claimed = claim(db, publication_id, token, now=clock(), settings=settings, preloaded=preloaded)
     if claimed is None:
         log.info("publication %s: stale message (token %s), nothing to do", publication_id, token)
         return None
@@ -469,6 +497,72 @@ def publish(
         now=clock(),
         values={"remote_id": result.remote_id, "remote_url": result.url, "published_at": clock()},
     )
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    states: dict[int, PublicationState | None]  # each publication tried: its new state, None if stale
+    handed_back: list[int]  # not tried within the time budget: still queued, under the same token
+
+
+def publish_batch(
+    db: Database,
+    publication_ids: list[int],
+    token: str,
+    adapters: AdapterFactory,
+    *,
+    settings: Settings,
+    clock: Callable[[], datetime],
+    limiter: RateLimiter | None = None,
+    budget: float | None = None,
+) -> BatchOutcome:
+    """One message's publications (one channel, one due instant), one after another, each exactly
+    as ``publish`` does it: claimed on its own (queued -> publishing, on the token) just before its
+    call, its outcome recorded before the next is claimed. What a batch saves is the message
+    hand-off and the load: its publications are read in one query when it starts.
+
+    A redelivered batch claims nothing already claimed. A worker that dies mid-batch leaves the
+    ones it claimed to their leases (-> unknown -> reconciliation) and the rest queued: re-sent when
+    their lease runs out, or at once when the node is found lost. Publications not begun within
+    ``budget`` seconds (``publish_lease`` by default: a slow platform) are handed back to be sent
+    again, still queued under the same token."""
+    budget = settings.publish_lease if budget is None else budget
+    started = time.monotonic()
+    preloaded = _preload(db, publication_ids, settings)
+    states: dict[int, PublicationState | None] = {}
+    for index, publication_id in enumerate(publication_ids):
+        if index and time.monotonic() - started > budget:
+            return BatchOutcome(states, publication_ids[index:])
+        state = publish(
+            db,
+            publication_id,
+            token,
+            adapters,
+            settings=settings,
+            clock=clock,
+            limiter=limiter,
+            preloaded=preloaded.get(publication_id),
+        )
+        states[publication_id] = state
+        if state is not None and state is not S.PUBLISHED:
+            # a refused sign-in marks the channel, a failing platform may change it: read the rest anew
+            preloaded = _preload(db, publication_ids[index + 1 :], settings)
+    return BatchOutcome(states, [])
+
+
+def _preload(db: Database, publication_ids: list[int], settings: Settings) -> dict[int, Loaded]:
+    """The batch's publications in one query; empty when one of them cannot be read (then each is
+    read after its claim, and one that cannot be fails with the reason, as a single message does)."""
+    if len(publication_ids) < 2:
+        return {}
+    try:
+        with db.atomic_statements() as connection:
+            return load_many(connection, publication_ids, settings)
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        log.info("publications %s: read one by one (one cannot be read)", publication_ids, exc_info=True)
+        return {}
 
 
 def _not_sent(
@@ -805,10 +899,16 @@ class Loaded:
 
 
 @functools.cache
-def _load_statement() -> Executable:
+def _load_statement(many: bool = False) -> Executable:
     publication, post, channel, media, variant = PUBLICATIONS, _POSTS, _CHANNELS, _MEDIA, _VARIANTS
+    which = (
+        publication.c.id.in_(bindparam("publication_ids", expanding=True))
+        if many
+        else publication.c.id == bindparam("publication_id")
+    )
     return (
         select(
+            publication.c.id.label("publication_id"),
             publication.c.state,
             publication.c.attempts,
             publication.c.idempotency_key,
@@ -842,16 +942,29 @@ def _load_statement() -> Executable:
         .join(channel, channel.c.id == publication.c.channel_id)
         .outerjoin(variant, variant.c.id == publication.c.variant_id)
         .outerjoin(media, media.c.post_id == post.c.id)
-        .where(publication.c.id == bindparam("publication_id"))
-        .order_by(media.c.position)
+        .where(which)
+        .order_by(publication.c.id, media.c.position)
     )
 
 
 def load(connection: Connection, publication_id: int, settings: Settings) -> Loaded | None:
     """A publication's state, content and channel in one query (the worker's hot path)."""
     rows = connection.execute(_load_statement(), {"publication_id": publication_id}).all()
-    if not rows:
-        return None
+    return _loaded(connection, publication_id, rows, settings) if rows else None
+
+
+def load_many(connection: Connection, publication_ids: list[int], settings: Settings) -> dict[int, Loaded]:
+    """Several publications as ``load`` reads one, in one query (a batch message's publications)."""
+    rows: dict[int, list[Any]] = {}
+    for row in connection.execute(_load_statement(many=True), {"publication_ids": publication_ids}):
+        rows.setdefault(row.publication_id, []).append(row)
+    return {
+        publication_id: _loaded(connection, publication_id, its_rows, settings)
+        for publication_id, its_rows in rows.items()
+    }
+
+
+def _loaded(connection: Connection, publication_id: int, rows: Sequence[Any], settings: Settings) -> Loaded:
     first = rows[0]
     items = tuple(StoredMedia.from_row(row).as_item(settings.media_store) for row in rows if row.path is not None)
     if items:
@@ -925,6 +1038,9 @@ def resolve_by_hand(
         raise InvalidInput("say why: the reason is empty")
     if outcome == NOT_PUBLISHED and (remote_id or remote_url):
         raise InvalidInput("a publication that is not published has no remote id or URL")
+    if remote_url and not remote_url.lower().startswith(("https://", "http://")):
+        # it is shown as a link to everyone who sees the post: never a javascript: or data: URL
+        raise InvalidInput(f"the remote URL must start with https:// or http://, not {remote_url[:40]!r}")
     with db.transaction() as session:
         row = session.get(Publication, publication_id, with_for_update=True)
         if row is None:

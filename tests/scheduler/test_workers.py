@@ -52,8 +52,8 @@ def test_a_lost_node_gets_every_queued_row_re_sent_at_its_due_time_with_a_new_to
     _queued_post(runtime, sink, seconds=20)
     sent: list[tuple[int, str, object]] = []
 
-    def send(publication_id: int, token: str, eta: object) -> None:
-        sent.append((publication_id, token, eta))
+    def send(publication_ids: list[int], token: str, eta: object) -> None:
+        sent.extend((publication_id, token, eta) for publication_id in publication_ids)
 
     workers.register(runtime.db, "doomed", now=clock())
     assert dispatch.dispatch_due(runtime.db, send, now=clock(), settings=runtime.settings) == 1
