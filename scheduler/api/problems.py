@@ -21,6 +21,8 @@ from scheduler.errors import (
     Refused,
     StateConflict,
 )
+from scheduler.publishing.ports import AdapterError
+from scheduler.redaction import redact
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("crosspost.api")
@@ -72,6 +74,7 @@ _TITLES = {
     422: "Refused input",
     429: "Too many requests",
     500: "Internal error",
+    502: "Platform error",
 }
 
 
@@ -110,6 +113,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CrosspostError)
     async def crosspost_error(_: Request, error: CrosspostError) -> JSONResponse:
         return problem(status_of(error), str(error))
+
+    @app.exception_handler(AdapterError)
+    async def platform_error(request: Request, error: AdapterError) -> JSONResponse:
+        # a platform failed or could not be reached: its fault, not the caller's and not ours
+        detail = redact(str(error)) or type(error).__name__
+        log.warning("a platform failed answering %s %s: %s", request.method, request.url.path, detail)
+        return problem(502, detail, title="Platform error")
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(_: Request, error: Unauthenticated) -> JSONResponse:
