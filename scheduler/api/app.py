@@ -29,7 +29,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=_version(),
         summary="Queue one piece of content, publish it adapted to every channel, once, on time.",
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below with Swagger UI from crosspost's own static files, not a CDN
         redoc_url=None,
         responses=problems.PROBLEMS,
     )
@@ -45,4 +45,25 @@ def create_app(runtime: Runtime) -> FastAPI:
     from scheduler.web.app import install as install_web
 
     install_web(app)  # the pages, beside the API they share their services with
+    _self_hosted_docs(app)
     return app
+
+
+SWAGGER = "/static/vendor/swagger-ui-5.35.0"
+
+
+def _self_hosted_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI's script and styles pinned in the repository: the page works on a
+    machine without internet, and no third party sees who reads the API documentation."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="crosspost API",
+            swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+        )

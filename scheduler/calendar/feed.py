@@ -17,7 +17,7 @@ import icalendar
 from sqlalchemy import or_, select
 
 from scheduler.calendar import ics
-from scheduler.calendar.campaigns import calendar_between
+from scheduler.calendar.visibility import visible_occurrences
 from scheduler.editorial.authorization import Action, authorize
 from scheduler.editorial.people import org_named
 from scheduler.errors import NotFound
@@ -78,6 +78,7 @@ def feed_ics(db: Database, token: str, *, base_url: str, now: dt.datetime) -> by
         org = session.scalar(select(Organisation).where(Organisation.feed_token == token))
         if org is None:
             raise NotFound("no calendar feed at this address")
+        org_id = org.id
         rows = session.execute(
             select(Publication.id, Publication.state, Publication.due_at, Publication.remote_url, Post, Channel.name)
             .join(Post, Post.id == Publication.post_id)
@@ -112,7 +113,8 @@ def feed_ics(db: Database, token: str, *, base_url: str, now: dt.datetime) -> by
             event.add("transp", "TRANSPARENT")
             calendar.add_component(event)
     # the awareness days as `crosspost calendar export` writes them (one all-day event per occurrence)
-    days = icalendar.Calendar.from_ical(ics.export(calendar_between(db, start.date(), end.date()), stamp=now))
+    shown = visible_occurrences(db, [org_id], start.date(), end.date())  # another organisation's own days stay theirs
+    days = icalendar.Calendar.from_ical(ics.export(shown, stamp=now))
     for day in days.walk("VEVENT"):
         calendar.add_component(day)
     return bytes(calendar.to_ical())

@@ -24,11 +24,18 @@ def waiting_for(db: Database, user: str, *, now: datetime) -> list[dict[str, Any
     with db.read() as session:
         person = user_named(session, user)
         roles = memberships(session, person)
+        # only posts on a channel of one of the person's organisations can need their sign-off
+        on_my_channels = (
+            select(Publication.post_id)
+            .join(Channel, Channel.id == Publication.channel_id)
+            .where(Channel.org_id.in_(list(roles) or [-1]))
+        )
         candidates = session.scalars(
             select(Post)
-            .where(Post.review == SUBMITTED)
+            .where(Post.review == SUBMITTED, Post.id.in_(on_my_channels))
             .options(selectinload(Post.publications).selectinload(Publication.channel))
             .order_by(Post.id)
+            .limit(1000)
         ).all()
         waiting = []
         for post in candidates:

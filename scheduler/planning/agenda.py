@@ -50,3 +50,20 @@ def publications_between(
             }
             for row in rows
         ]
+
+
+def waiting_for_a_person(db: Database, *, org_ids: Collection[int], limit: int = 500) -> list[int]:
+    """Ids of publications in ``unknown`` or ``needs_attention`` that the organisations ``org_ids``
+    may see, oldest due first: however old their post, they wait for someone to decide."""
+    with db.read() as session:
+        return list(
+            session.scalars(
+                select(Publication.id)
+                .join(Channel, Channel.id == Publication.channel_id)
+                .join(Post, Post.id == Publication.post_id)
+                .where(Publication.state.in_(("unknown", "needs_attention")))
+                .where(or_(Channel.org_id.in_(org_ids), Post.org_id.in_(org_ids)))
+                .order_by(Publication.due_at, Publication.id)
+                .limit(limit)
+            )
+        )

@@ -1041,6 +1041,9 @@ def resolve_by_hand(
     if remote_url and not remote_url.lower().startswith(("https://", "http://")):
         # it is shown as a link to everyone who sees the post: never a javascript: or data: URL
         raise InvalidInput(f"the remote URL must start with https:// or http://, not {remote_url[:40]!r}")
+    if remote_url and not remote_url.lower().startswith(("https://", "http://")):
+        # it is shown as a link to everyone who sees the post: never a javascript: or data: URL
+        raise InvalidInput(f"the remote URL must start with https:// or http://, not {remote_url[:40]!r}")
     with db.transaction() as session:
         row = session.get(Publication, publication_id, with_for_update=True)
         if row is None:

@@ -37,23 +37,11 @@ def _dates(start: dt.date | None, end: dt.date | None, today: dt.date) -> tuple[
 
 
 def _occurrences(runtime: Any, user: str, first: dt.date, last: dt.date, tag: str | None) -> list[Any]:
-    """Built-in observances and those of no organisation or of the caller's; another organisation's
-    own days stay theirs."""
-    from sqlalchemy import select
-
-    from scheduler.calendar import campaigns
-    from scheduler.store import CustomObservance
+    from scheduler.calendar.visibility import visible_occurrences
 
     with runtime.db.read() as session:
         mine = set(visible_orgs(session, user))
-        hidden = set(
-            session.scalars(
-                select(CustomObservance.id).where(
-                    CustomObservance.org_id.is_not(None), CustomObservance.org_id.not_in(mine or {-1})
-                )
-            )
-        )
-    return [o for o in campaigns.calendar_between(runtime.db, first, last, tag=tag) if o.id not in hidden]
+    return visible_occurrences(runtime.db, mine, first, last, tag=tag)
 
 
 class ObservanceDay(BaseModel):

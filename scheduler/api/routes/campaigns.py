@@ -20,51 +20,26 @@ CampaignId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The campaign's
 Zone = Field(None, max_length=100, description="IANA zone")
 
 
-def _owners(runtime: Any) -> dict[int, set[int | None]]:
-    """Each campaign's organisations: its own and its channels' owners."""
-    from sqlalchemy import select
-
-    from scheduler.store import Campaign, Channel
-
-    with runtime.db.read() as session:
-        channel_orgs = dict(session.execute(select(Channel.name, Channel.org_id)).all())
-        return {
-            campaign_id: {org_id, *(channel_orgs.get(name) for name in channels)}
-            for campaign_id, org_id, channels in session.execute(
-                select(Campaign.id, Campaign.org_id, Campaign.channels)
-            )
-        }
-
-
 def _may_see(runtime: Any, user: str) -> tuple[set[int], bool]:
     with runtime.db.read() as session:
         return set(visible_orgs(session, user)), is_host_admin(session, user)
 
 
-def _visible(owners: set[int | None], mine: set[int], instance_wide: bool) -> bool:
-    orgs = {org for org in owners if org is not None}
-    return bool(orgs & mine) if orgs else instance_wide
-
-
 @router.get("/campaigns", summary="Campaigns of the caller's organisations or on their channels")
 def list_campaigns(caller: Caller, runtime: RuntimeDep) -> list[dict[str, Any]]:
-    from scheduler.calendar import campaigns
+    from scheduler.calendar.visibility import visible_campaigns
 
-    owners = _owners(runtime)
     mine, instance_wide = _may_see(runtime, caller.user)
-    return [
-        row
-        for row in campaigns.list_campaigns(runtime.db)
-        if _visible(owners.get(row["id"], {None}), mine, instance_wide)
-    ]
+    return visible_campaigns(runtime.db, mine, instance_wide=instance_wide)
 
 
 def _view(runtime: Any, campaign_id: int, user: str, warnings: list[str] | None = None) -> dict[str, Any]:
     from scheduler.calendar import campaigns
+    from scheduler.calendar.visibility import campaign_owners, may_see_campaign
 
     view = campaigns.campaign_view(runtime.db, campaign_id, now=runtime.clock())  # 404 first
     mine, instance_wide = _may_see(runtime, user)
-    if not _visible(_owners(runtime).get(campaign_id, {None}), mine, instance_wide):
+    if not may_see_campaign(campaign_owners(runtime.db).get(campaign_id, {None}), mine, instance_wide=instance_wide):
         raise Refused(f"rule 'roles': campaign {campaign_id} belongs to none of {user}'s organisations")
     return view if warnings is None else view | {"warnings": warnings}
 

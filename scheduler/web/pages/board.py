@@ -21,6 +21,7 @@ NEEDS_A_PERSON = ("unknown", "needs_attention")
 def _board(runtime: Any, seen: Viewer, state: str | None, post: int | None) -> dict[str, Any]:
     from scheduler import listing, posts
     from scheduler.editorial.authorization import authorize_view
+    from scheduler.planning.agenda import waiting_for_a_person
 
     rows: list[dict[str, Any]] = []
     seen_posts: set[int] = set()
@@ -41,8 +42,34 @@ def _board(runtime: Any, seen: Viewer, state: str | None, post: int | None) -> d
                 continue
             rows.append({**publication, "post_id": view["id"], "text": view["text"], "author": view["author"]})
     rows.sort(key=lambda r: r["due_at"], reverse=True)
-    waiting = [r for r in rows if r["state"] in NEEDS_A_PERSON]
+    if post is not None:
+        waiting = [r for r in rows if r["state"] in NEEDS_A_PERSON]
+    else:  # however old their post: not only those among the newest posts listed below
+        waiting = publication_views(
+            runtime.db, waiting_for_a_person(runtime.db, org_ids=[m.org_id for m in seen.organisations])
+        )
     return {"rows": rows, "waiting": waiting}
+
+
+def publication_views(db: Any, ids: list[int]) -> list[dict[str, Any]]:
+    """The board's rows for these publications, in this order, in one query."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from scheduler.posts import publication_view
+    from scheduler.store import Publication
+
+    with db.read() as session:
+        rows = session.scalars(
+            select(Publication)
+            .where(Publication.id.in_(ids))
+            .options(selectinload(Publication.channel), selectinload(Publication.post))
+        ).all()
+        found = {
+            row.id: {**publication_view(row), "post_id": row.post_id, "text": row.post.text, "author": row.post.author}
+            for row in rows
+        }
+    return [found[i] for i in ids if i in found]
 
 
 @router.get("/board")

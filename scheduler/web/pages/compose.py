@@ -68,12 +68,13 @@ def compose_page(
     day: dt.date | None = None,
     observance: Annotated[str | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
-    from scheduler.calendar.campaigns import calendar_between
+    from scheduler.calendar.visibility import visible_occurrences
 
     occurrence = None
     text = ""
     if day is not None and observance:
-        occurrence = next((o for o in calendar_between(runtime.db, day, day) if o.id == observance), None)
+        mine = [m.org_id for m in seen.organisations]
+        occurrence = next((o for o in visible_occurrences(runtime.db, mine, day, day) if o.id == observance), None)
         if occurrence is not None:
             text = f"{occurrence.observance.name}\n\n{' '.join(occurrence.hashtags)}".strip()
     importances, formats = _policy_choices(runtime, seen)

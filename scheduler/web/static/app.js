@@ -25,7 +25,7 @@ function setUpCalendarDrag(root) {
       if (!publication) return;
       htmx.ajax("POST", "/calendar/move", {
         target: "#calendar", swap: "outerHTML",
-        values: { publication: publication, day: day.dataset.day, csrf: csrfToken(), view: root.dataset.view || "month", start: root.dataset.start || "" },
+        values: { publication: publication, day: day.dataset.day, csrf: csrfToken(), view: root.dataset.view || "month", start: root.dataset.start || "", zone: root.dataset.zone || "" },
       });
     });
   });
