@@ -22,20 +22,22 @@ from scheduler.settings import Settings
 from scheduler.store import Channel, Database, Event, Publication
 
 
-def _fernet(settings: Settings) -> Fernet:
+def fernet(settings: Settings) -> Fernet:
+    """The one cipher for what crosspost keeps secret at rest (credentials, TOTP secrets, kept API
+    answers), keyed with the settings secret."""
     key = base64.urlsafe_b64encode(hashlib.sha256(b"crosspost-credentials:" + settings.secret()).digest())
     return Fernet(key)
 
 
 def encrypt_credentials(credentials: dict[str, Any], settings: Settings) -> bytes:
-    return _fernet(settings).encrypt(json.dumps(credentials).encode())
+    return fernet(settings).encrypt(json.dumps(credentials).encode())
 
 
 def decrypt_credentials(blob: bytes | None, settings: Settings, channel: str) -> dict[str, Any] | None:
     if blob is None:
         return None
     try:
-        data: dict[str, Any] = json.loads(_fernet(settings).decrypt(blob))
+        data: dict[str, Any] = json.loads(fernet(settings).decrypt(blob))
     except InvalidToken:
         raise ConfigurationError(
             f"cannot decrypt the credentials of channel {channel!r}: CROSSPOST_SECRET_KEY is not the one "
@@ -61,14 +63,14 @@ def seal_options(options: dict[str, Any], settings: Settings) -> tuple[dict[str,
     """Split a channel's options into the plain ones and the secret ones, encrypted."""
     plain = {key: value for key, value in options.items() if not is_secret_option(key)}
     secret = {key: value for key, value in options.items() if is_secret_option(key)}
-    return plain, (_fernet(settings).encrypt(json.dumps(secret).encode()) if secret else None)
+    return plain, (fernet(settings).encrypt(json.dumps(secret).encode()) if secret else None)
 
 
 def unseal_options(blob: bytes | None, settings: Settings, channel: str) -> dict[str, Any]:
     if blob is None:
         return {}
     try:
-        data: dict[str, Any] = json.loads(_fernet(settings).decrypt(blob))
+        data: dict[str, Any] = json.loads(fernet(settings).decrypt(blob))
     except InvalidToken:
         raise ConfigurationError(
             f"cannot decrypt the options of channel {channel!r} (its webhook URL): CROSSPOST_SECRET_KEY is not "
@@ -114,7 +116,7 @@ def seal_plain_options(db: Database, settings: Settings) -> list[str]:
             moved = unseal_options(blob, settings, channel.name)  # remembered: masked from here on
             earlier = unseal_options(channel.secret_options, settings, channel.name)
             channel.options = plain
-            channel.secret_options = _fernet(settings).encrypt(json.dumps({**moved, **earlier}).encode())
+            channel.secret_options = fernet(settings).encrypt(json.dumps({**moved, **earlier}).encode())
             for publication in session.scalars(
                 select(Publication).where(Publication.channel_id == channel.id, Publication.last_error.is_not(None))
             ):

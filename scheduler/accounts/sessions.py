@@ -38,6 +38,10 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 MAX_NAME = 100
 
 
+# the browser cookie that holds a session token (the web app; the API takes it too)
+SESSION_COOKIE = "crosspost_session"
+
+
 class Throttled(CrosspostError):
     """Too many failed sign-ins: the API answers 429 with Retry-After."""
 

@@ -18,7 +18,7 @@ import pyotp
 from cryptography.fernet import InvalidToken
 
 from scheduler.accounts.passwords import authorize_account_change
-from scheduler.credentials import _fernet
+from scheduler.credentials import fernet
 from scheduler.editorial.people import user_named
 from scheduler.errors import ConfigurationError, InvalidInput, StateConflict
 from scheduler.publishing.transitions import record_event
@@ -45,14 +45,14 @@ class _Stored:
 
 def _seal(settings: Settings, stored: _Stored) -> str:
     payload = {"secret": stored.secret, "confirmed": stored.confirmed, "last_step": stored.last_step}
-    return _fernet(settings).encrypt(json.dumps(payload).encode()).decode("ascii")
+    return fernet(settings).encrypt(json.dumps(payload).encode()).decode("ascii")
 
 
 def _unseal(settings: Settings, person: User) -> _Stored | None:
     if person.totp_secret is None:
         return None
     try:
-        data: dict[str, Any] = json.loads(_fernet(settings).decrypt(person.totp_secret.encode("ascii")))
+        data: dict[str, Any] = json.loads(fernet(settings).decrypt(person.totp_secret.encode("ascii")))
     except (InvalidToken, ValueError):
         raise ConfigurationError(
             f"cannot decrypt the second factor of {person.name}: CROSSPOST_SECRET_KEY is not the one it was "

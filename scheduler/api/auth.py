@@ -20,12 +20,12 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from scheduler.accounts.sessions import SESSION_COOKIE
 from scheduler.accounts.tokens import Unauthenticated, authenticate
 from scheduler.acting import Acting, acting_as
 from scheduler.api.problems import ApiProblem
 from scheduler.runtime import Runtime
 
-SESSION_COOKIE = "crosspost_session"
 CSRF_HEADER = "X-CSRF-Token"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

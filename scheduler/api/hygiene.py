@@ -36,33 +36,45 @@ class NulGuard:
         if not content_type.startswith(CHECKED_BODIES):
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > MAX_CHECKED_BODY:
-                await problem(413, f"a request body over {MAX_CHECKED_BODY} bytes")(scope, receive, send)
-                return
-        body = b"".join(chunks)
+        body = await read_body(receive, MAX_CHECKED_BODY)
+        if body is None:
+            await problem(413, f"a request body over {MAX_CHECKED_BODY} bytes")(scope, receive, send)
+            return
         form = content_type.startswith("application/x-www-form-urlencoded")
         if b"\x00" in body or NUL_JSON in body.lower() or (form and b"\x00" in unquote_to_bytes(body)):
             await problem(422, "a NUL character in the request body is not accepted", field="body")(
                 scope, receive, send
             )
             return
-        sent = False
+        await self.app(scope, replaying(body, receive), send)
 
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then the client's own messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # http.disconnect, when the client goes
+
+    return replay

@@ -5,8 +5,10 @@ request with the same key and gets the same answer, never a second post. Keys be
 credentials that sent them (a hash of the token or session cookie), so one client cannot read
 another's answers by guessing keys. A key reused with a *different* request is refused (422); a
 key whose first request is still running answers 409. A 5xx answer is not kept, nor a 401, 403 or
-429 (the request was not taken up): the request may be tried again with the same key. The body of a multipart upload is not hashed (it may be a gigabyte): its method,
-path, length and type stand for it.
+429 (the request was not taken up): the request may be tried again with the same key. The body of
+a multipart upload is not hashed (it may be a gigabyte): its method, path, length and type stand
+for it. Kept answers are encrypted (one may carry a secret shown once, a new token), and replayed
+only while the credentials that sent the request still count.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scheduler.accounts.sessions import SESSION_COOKIE
 from scheduler.accounts.tokens import digest
+from scheduler.api.hygiene import read_body, replaying
 from scheduler.api.problems import problem
+from scheduler.credentials import fernet
 from scheduler.runtime import Runtime
 from scheduler.store import IdempotencyKey
 
@@ -32,18 +37,22 @@ MAX_KEPT_BODY = 1024 * 1024  # a larger answer is not kept; its key is released
 # same key may be sent again once that is put right
 NOT_KEPT = frozenset({401, 403, 429})
 KEEP_FOR = timedelta(hours=24)  # what Stripe and the IETF draft suggest; older keys are swept
-SESSION_COOKIE = b"crosspost_session"
+
+
+def _session_cookie(headers: dict[bytes, bytes]) -> str | None:
+    for part in headers.get(b"cookie", b"").split(b";"):
+        name, _, value = part.strip().partition(b"=")
+        if name == SESSION_COOKIE.encode() and value:
+            return value.decode("latin-1")
+    return None
 
 
 def _principal_key(headers: dict[bytes, bytes]) -> str | None:
     authorization = headers.get(b"authorization", b"").decode("latin-1")
     if authorization.lower().startswith("bearer "):
         return "token:" + digest(authorization[7:].strip())[:40]
-    for part in headers.get(b"cookie", b"").split(b";"):
-        name, _, value = part.strip().partition(b"=")
-        if name == SESSION_COOKIE and value:
-            return "session:" + digest(value.decode("latin-1"))[:40]
-    return None
+    cookie = _session_cookie(headers)
+    return None if cookie is None else "session:" + digest(cookie)[:40]
 
 
 class IdempotencyMiddleware:
@@ -77,14 +86,14 @@ class IdempotencyMiddleware:
         if content_type.startswith("multipart/"):
             fingerprint.update(headers.get(b"content-length", b"-") + b" " + content_type.encode())
         else:
-            body = await _read_body(receive, MAX_KEPT_BODY)
+            body = await read_body(receive, MAX_KEPT_BODY)
             if body is None:
                 await problem(413, f"a request body over {MAX_KEPT_BODY} bytes; only uploads may be larger")(
                     scope, receive, send
                 )
                 return
             fingerprint.update(body)
-            replay_receive = _replaying(body, receive)
+            replay_receive = replaying(body, receive)
         request_hash = fingerprint.hexdigest()
         claimed, kept = await run_in_threadpool(self._claim, principal, key, request_hash)
         if not claimed:
@@ -166,58 +175,53 @@ class IdempotencyMiddleware:
                 scope, receive, send
             )
         else:
+            refusal = await run_in_threadpool(self._still_signed_in, dict(scope["headers"]))
+            if refusal is not None:  # a revoked token or an ended session gets nothing back, not even a kept answer
+                await problem(401, refusal, headers={"WWW-Authenticate": 'Bearer realm="crosspost"'})(
+                    scope, receive, send
+                )
+                return
+            body = fernet(self.runtime.settings).decrypt(kept.body) if kept.body else b""
             await send(
                 {
                     "type": "http.response.start",
                     "status": kept.status_code,
                     "headers": [
                         (b"content-type", (kept.content_type or "application/json").encode("latin-1")),
-                        (b"content-length", str(len(kept.body or b"")).encode()),
+                        (b"content-length", str(len(body)).encode()),
                         (b"idempotent-replayed", b"true"),
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": kept.body or b""})
+            await send({"type": "http.response.body", "body": body})
+
+    def _still_signed_in(self, headers: dict[bytes, bytes]) -> str | None:
+        """Why the credentials that sent the request no longer count (None: they do)."""
+        from scheduler.accounts.sessions import authenticate_session
+        from scheduler.accounts.tokens import Unauthenticated, authenticate
+
+        now = self.runtime.clock()
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        try:
+            if authorization.lower().startswith("bearer "):
+                authenticate(self.runtime.db, authorization[7:].strip(), now=now)
+            else:
+                authenticate_session(self.runtime.db, self.runtime.settings, _session_cookie(headers) or "", now=now)
+        except Unauthenticated as refused:
+            return str(refused)
+        return None
 
     def _keep(self, principal: str, key: str, status: int, content_type: str | None, body: bytes) -> None:
         with self.runtime.db.transaction() as session:
             kept = session.scalar(
                 select(IdempotencyKey).where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
             )
-            if kept is not None:
-                kept.status_code, kept.content_type, kept.body = status, content_type, body
+            if kept is not None:  # encrypted: an answer may carry a secret shown once (a new token)
+                kept.status_code, kept.content_type = status, content_type
+                kept.body = fernet(self.runtime.settings).encrypt(body)
 
     def _release(self, principal: str, key: str) -> None:
         with self.runtime.db.transaction() as session:
             session.execute(
                 delete(IdempotencyKey).where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
             )
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        size += len(chunks[-1])
-        if size > limit:
-            return None
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()  # http.disconnect, when the client goes
-
-    return replay

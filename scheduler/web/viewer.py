@@ -17,11 +17,12 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from scheduler.accounts.sessions import SESSION_COOKIE
 from scheduler.acting import Acting, acting_as
+from scheduler.api.auth import RuntimeDep as RuntimeDep
+from scheduler.api.auth import runtime_of
 from scheduler.runtime import Runtime
 from scheduler.store import Membership, Organisation, User
-
-COOKIE = "crosspost_session"
 
 
 class SignInRequired(Exception):
@@ -61,11 +62,6 @@ class Viewer:
         return [m.org for m in self.organisations]
 
 
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 def _load(runtime: Runtime, raw: str) -> Viewer | None:
     from scheduler.accounts.sessions import authenticate_session
     from scheduler.accounts.tokens import Unauthenticated
@@ -94,7 +90,7 @@ def _load(runtime: Runtime, raw: str) -> Viewer | None:
 
 
 async def viewer(request: Request) -> AsyncIterator[Viewer]:
-    raw = request.cookies.get(COOKIE)
+    raw = request.cookies.get(SESSION_COOKIE)
     found = await run_in_threadpool(_load, runtime_of(request), raw) if raw else None
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -113,4 +109,3 @@ def sign_in_url(next_path: str) -> str:
 
 
 Seen = Annotated[Viewer, Depends(viewer)]
-RuntimeDep = Annotated[Runtime, Depends(runtime_of)]

@@ -169,3 +169,22 @@ def test_a_refused_request_does_not_use_up_its_idempotency_key(world: World) -> 
         assert refused.status_code == 403
         again = paula.post("/posts", json={**body, "submit_to": "collab"}, headers={"Idempotency-Key": "retry-me"})
         assert again.status_code == 201, again.text
+
+
+def test_a_kept_answer_is_encrypted_and_replayed_only_while_its_credentials_count(world: World) -> None:
+    from scheduler.store import IdempotencyKey
+
+    with world.client("alice") as alice:
+        made = alice.post("/tokens", json={"name": "ci"}, headers={"Idempotency-Key": "token-1"})
+        assert made.status_code == 201, made.text
+        secret = made.json()["token"]
+        again = alice.post("/tokens", json={"name": "ci"}, headers={"Idempotency-Key": "token-1"})
+        assert again.json()["token"] == secret  # the same answer, no second token
+        with world.runtime.db.read() as session:
+            kept = [row.body or b"" for row in session.query(IdempotencyKey).all()]
+        assert kept
+        assert all(secret.encode() not in body for body in kept)  # a copy of the database holds no token
+        revoke_token(world.runtime.db, _token_id(world, "alice"), now=world.clock())
+        replayed = alice.post("/tokens", json={"name": "ci"}, headers={"Idempotency-Key": "token-1"})
+        assert replayed.status_code == 401
+        assert secret not in replayed.text

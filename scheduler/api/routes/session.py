@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from scheduler.api.auth import SESSION_COOKIE, Caller, Principal, RuntimeDep
+from scheduler.accounts.sessions import SESSION_COOKIE
+from scheduler.api.auth import Caller, Principal, RuntimeDep
 from scheduler.api.problems import MEDIA_TYPE, ApiProblem, Problem
 from scheduler.runtime import Runtime
 

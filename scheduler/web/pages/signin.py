@@ -9,8 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from scheduler.accounts.sessions import SESSION_COOKIE
 from scheduler.web.templating import render
-from scheduler.web.viewer import COOKIE, RuntimeDep, Seen, check_csrf
+from scheduler.web.viewer import RuntimeDep, Seen, check_csrf
 
 router = APIRouter()
 
@@ -59,7 +60,7 @@ async def sign_in(
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
-        COOKIE,
+        SESSION_COOKIE,
         started.token,
         httponly=True,
         samesite="lax",
@@ -75,7 +76,7 @@ async def sign_out(request: Request, seen: Seen, runtime: RuntimeDep) -> Respons
 
     form = await request.form()
     check_csrf(seen, str(form.get("csrf", "")))
-    await run_in_threadpool(sessions.sign_out, runtime.db, request.cookies.get(COOKIE, ""))
+    await run_in_threadpool(sessions.sign_out, runtime.db, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/signin", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/")
     return response
