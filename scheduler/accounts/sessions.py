@@ -131,7 +131,10 @@ def sign_in(
     with db.read() as session:
         person = session.scalar(select(User).where(User.name == name))
         user_id, hashed = (None, None) if person is None else (person.id, person.password_hash)
-    if user_id is None or hashed is None or not passwords.verify(settings, hashed, password):
+    # verified first, whatever else is wrong: an unknown name costs the same Argon2 work as a wrong
+    # password, so the time of the answer does not tell which names exist
+    matches = passwords.verify(settings, hashed, password)
+    if user_id is None or hashed is None or not matches:
         _record_failure(db, name, address, now)
         raise Unauthenticated("wrong user name or password")
     passwords.rehash_if_needed(db, settings, user_id, hashed, password)
@@ -174,7 +177,8 @@ def reauthenticate(
     _check_throttle(db, name, address, now)
     with db.read() as session:
         hashed = session.scalar(select(User.password_hash).where(User.name == name))
-    if hashed is None or not passwords.verify(settings, hashed, password):
+    matches = passwords.verify(settings, hashed, password)  # the same work with or without a hash
+    if hashed is None or not matches:
         _record_failure(db, name, address, now)
         raise Unauthenticated("the current password is not right")
 

@@ -159,3 +159,23 @@ def test_a_malformed_name_is_refused_before_anything_is_stored(ready: Accounts, 
         _sign_in(ready, name)
     with ready.db.read() as session:
         assert session.query(LoginAttempt).count() == 0
+
+
+@pytest.mark.parametrize("name", ["nobody-by-this-name", "loner"])  # unknown, and known without a password
+def test_a_name_that_cannot_sign_in_costs_the_same_password_check(
+    ready: Accounts, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer's time must not tell which names exist: the Argon2 check runs either way."""
+    from scheduler.accounts import passwords
+
+    checked: list[str | None] = []
+    real = passwords.verify
+
+    def counting(settings: object, hashed: str | None, password: str) -> bool:
+        checked.append(hashed)
+        return real(settings, hashed, password)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(passwords, "verify", counting)
+    with pytest.raises(Unauthenticated, match="wrong user name or password"):
+        sign_in(ready.db, ready.settings, name, GOOD, None, now=ready.clock(), address="192.0.2.9")
+    assert len(checked) == 1

@@ -47,6 +47,11 @@ def test_a_page_sends_a_stranger_to_sign_in_and_back(world: World) -> None:
         wrong = stranger.post("/signin", data={"name": "carol", "password": "not her password at all"})
         assert wrong.status_code == 401
         assert 'role="alert"' in wrong.text
+        # another site's form cannot sign the browser in (login CSRF): a foreign Origin is refused
+        foreign = stranger.post(
+            "/signin", data={"name": "carol", "password": "x"}, headers={"Origin": "https://evil.example"}
+        )
+        assert foreign.status_code == 403
         # an open redirect is not possible: a next outside the site goes to the calendar
         assert stranger.get("/signin", params={"next": "//evil.example/"}).text.count('value="/calendar"') == 1
 

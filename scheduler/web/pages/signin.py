@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from scheduler.accounts.sessions import SESSION_COOKIE
 from scheduler.web.templating import render
-from scheduler.web.viewer import RuntimeDep, Seen, check_csrf
+from scheduler.web.viewer import CsrfRefused, RuntimeDep, Seen, check_csrf
 
 router = APIRouter()
 
@@ -41,6 +41,11 @@ async def sign_in(
     from scheduler.accounts.tokens import Unauthenticated
     from scheduler.errors import CrosspostError
 
+    origin = request.headers.get("origin")
+    ours = {f"{request.url.scheme}://{request.url.netloc}", runtime.settings.web_base_url.rstrip("/")}  # behind a proxy
+    if origin and origin not in ours:
+        # another site's form signing the browser in to an account of the attacker's (login CSRF)
+        raise CsrfRefused()
     address = request.client.host if request.client else "unknown"
     try:
         started = await run_in_threadpool(
