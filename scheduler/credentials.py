@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -221,3 +222,27 @@ def warn_expiring(db: Database, settings: Settings, *, now: float | None = None)
             )
             warned.append(channel.name)
     return warned
+
+
+@dataclass(frozen=True)
+class SignInTimes:
+    """When a channel's sign-in runs out, from its stored credentials (epoch seconds in them)."""
+
+    token_expires_at: datetime | None  # the access token's end
+    refreshable: bool  # a refresh token is kept: the access token is renewed before it ends
+    sign_in_ends_at: datetime | None  # when a person must sign in again: the refresh token's end, else the token's
+
+
+def sign_in_times(credentials: dict[str, Any]) -> SignInTimes:
+    expires = _instant(credentials.get("expires_at"))
+    refreshable = "refresh_token" in credentials
+    return SignInTimes(
+        expires, refreshable, _instant(credentials.get("refresh_expires_at")) if refreshable else expires
+    )
+
+
+def _instant(epoch: Any) -> datetime | None:
+    try:
+        return None if epoch is None else datetime.fromtimestamp(float(epoch), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None

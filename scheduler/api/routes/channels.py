@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -103,7 +103,7 @@ def list_channels(caller: Caller, runtime: RuntimeDep) -> list[ChannelView]:
 def channel_status(name: ChannelName, caller: Caller, runtime: RuntimeDep) -> ChannelStatus:
     from sqlalchemy import select
 
-    from scheduler.credentials import decrypt_credentials
+    from scheduler.credentials import decrypt_credentials, sign_in_times
     from scheduler.planning import timetable
     from scheduler.store import Blackout
 
@@ -122,25 +122,16 @@ def channel_status(name: ChannelName, caller: Caller, runtime: RuntimeDep) -> Ch
             )
         ).all()
     credentials = decrypt_credentials(channel.credentials, runtime.settings, channel.name) or {}
-    expires = _instant(credentials.get("expires_at"))
-    refreshable = "refresh_token" in credentials
-    ends = _instant(credentials.get("refresh_expires_at")) if refreshable else expires
+    times = sign_in_times(credentials)
     return ChannelStatus(
         **_view(channel, org, runtime).model_dump(),
         paused=paused,
         blackouts_now=list(running),
         schedule=schedule.describe() if schedule else None,
-        token_expires_at=expires,
-        refreshable=refreshable,
-        sign_in_ends_at=ends,
+        token_expires_at=times.token_expires_at,
+        refreshable=times.refreshable,
+        sign_in_ends_at=times.sign_in_ends_at,
     )
-
-
-def _instant(epoch: Any) -> datetime | None:
-    try:
-        return None if epoch is None else datetime.fromtimestamp(float(epoch), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
 
 
 # -- posting schedule ----------------------------------------------------------------------------

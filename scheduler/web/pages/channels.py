@@ -19,7 +19,7 @@ WARN_BEFORE = dt.timedelta(days=7)  # a sign-in that ends within this is shown a
 
 def _channels(runtime: Any, seen: Viewer) -> dict[str, Any]:
     from scheduler import posts
-    from scheduler.credentials import decrypt_credentials
+    from scheduler.credentials import decrypt_credentials, sign_in_times
     from scheduler.planning import timetable
 
     now = runtime.clock()
@@ -32,8 +32,7 @@ def _channels(runtime: Any, seen: Viewer) -> dict[str, Any]:
                 continue
             credentials = decrypt_credentials(channel.credentials, runtime.settings, channel.name) or {}
             # when signing in again becomes necessary: the refresh token's end, else the access token's
-            refreshable = "refresh_token" in credentials
-            ends_at = _instant(credentials.get("refresh_expires_at") if refreshable else credentials.get("expires_at"))
+            ends_at = sign_in_times(credentials).sign_in_ends_at
             schedule = timetable.schedule_of(session, channel.id)
             rows.append(
                 {
@@ -56,13 +55,6 @@ def _channels(runtime: Any, seen: Viewer) -> dict[str, Any]:
             )
     host_admin = any(m.role == "admin" and m.kind == "host" for m in seen.organisations)
     return {"channels": rows, "paused": paused, "host_admin": host_admin}
-
-
-def _instant(epoch: Any) -> dt.datetime | None:
-    try:
-        return None if epoch is None else dt.datetime.fromtimestamp(float(epoch), dt.UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
 
 
 @router.get("/channels")
