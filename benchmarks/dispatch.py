@@ -63,6 +63,7 @@ class Phase:
     lateness: list[float]
     duplicates: int
     lost: int
+    cpu_ms: float | None = None  # CPU per publication of crosspost's processes, Redis and PostgreSQL
 
     @property
     def throughput(self) -> float:
@@ -141,7 +142,34 @@ def measure(
     )
 
 
-def run_phases(mode: str, runtime: Runtime, sink_url: str, n: int, paced_seconds: float, lead: float) -> list[Phase]:
+def _tree_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by these processes and their descendants (every thread), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, seen, todo = 0.0, set(), list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        with contextlib.suppress(OSError, ValueError, IndexError):  # a process that just ended
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+    return total
+
+
+def run_phases(
+    mode: str,
+    runtime: Runtime,
+    sink_url: str,
+    n: int,
+    paced_seconds: float,
+    lead: float,
+    cpu: Any = None,
+) -> list[Phase]:
+    """``cpu``: a callable giving the CPU seconds used so far by what serves this mode (its share per
+    publication is reported for the burst: on a shared machine it varies less than throughput)."""
     channel = "bench"
     posts.add_channel(
         runtime.db,
@@ -152,7 +180,11 @@ def run_phases(mode: str, runtime: Runtime, sink_url: str, n: int, paced_seconds
         options={"url": f"{sink_url}/post", "lookup_url": f"{sink_url}/lookup"},
     )
     t0 = datetime.now(UTC) + timedelta(seconds=lead)
-    burst = measure(mode, "burst", sink_url, schedule(runtime, channel, [t0] * n), t0, timeout=600)
+    due = schedule(runtime, channel, [t0] * n)
+    cpu_before = cpu() if cpu else 0.0
+    burst = measure(mode, "burst", sink_url, due, t0, timeout=600)
+    if cpu:
+        burst.cpu_ms = (cpu() - cpu_before) / max(1, burst.count) * 1000
     rate = max(1.0, burst.throughput / 2)
     count = max(100, int(rate * paced_seconds))
     t1 = datetime.now(UTC) + timedelta(seconds=lead)
@@ -229,7 +261,16 @@ def redis_mode(
     try:
         time.sleep(4)  # worker boot
         label = "Redis + PostgreSQL" + (f" (prefetch {prefetch})" if prefetch != 1 else "")
-        return run_phases(label, runtime, sink_url, n, paced_seconds, lead=8)
+        redis_pid = int(redis.Redis.from_url(redis_url).info("server")["process_id"])
+
+        def cpu() -> float:
+            with admin.connect() as conn:
+                backends = conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": name}
+                ).scalars()
+                return _tree_cpu([process.pid for process in processes] + [redis_pid, *backends])
+
+        return run_phases(label, runtime, sink_url, n, paced_seconds, lead=8, cpu=cpu)
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
@@ -241,7 +282,8 @@ def redis_mode(
         admin.dispose()
 
 
-def bare_celery(n: int, redis_url: str) -> float:
+def bare_celery(n: int, redis_url: str) -> tuple[float, float]:
+    """Messages per second, and CPU ms per message (worker, Redis and this process sending)."""
     queue = f"bare-{uuid.uuid4().hex[:8]}"
     counter = f"bench:bare:{queue}"
     env = {**os.environ, "BENCH_REDIS_URL": redis_url}
@@ -275,14 +317,17 @@ def bare_celery(n: int, redis_url: str) -> float:
     from benchmarks.bare_celery import noop
 
     client = redis.Redis.from_url(redis_url)
+    redis_pid = int(client.info("server")["process_id"])
     try:
         time.sleep(4)
+        cpu_before = _tree_cpu([worker.pid, redis_pid]) + time.process_time()
         started = time.perf_counter()
         for _ in range(n):
             noop.apply_async((counter,), queue=queue)
         while int(client.get(counter) or 0) < n:
             time.sleep(0.05)
-        return n / (time.perf_counter() - started)
+        rate = n / (time.perf_counter() - started)
+        return rate, (_tree_cpu([worker.pid, redis_pid]) + time.process_time() - cpu_before) / n * 1000
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
@@ -425,7 +470,9 @@ def print_backlog_table(costs: list[SweepCost], idle: dict[int, float]) -> None:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 
 
-def print_table(phases: list[Phase], bare: float | None) -> None:
+def print_table(phases: list[Phase], bares: list[tuple[float, float]]) -> None:
+    """Bare Celery runs before and after the Redis modes; "vs bare Celery" uses their mean."""
+    bare = sum(rate for rate, _ in bares) / len(bares) if bares else None
     header = [
         "mode",
         "phase",
@@ -437,6 +484,7 @@ def print_table(phases: list[Phase], bare: float | None) -> None:
         "max late",
         "duplicates",
         "lost",
+        "CPU ms/publication",
     ]
     rows = [header]
     for p in phases:
@@ -453,10 +501,13 @@ def print_table(phases: list[Phase], bare: float | None) -> None:
                 f"{max(p.lateness, default=float('nan')):.3f} s",
                 str(p.duplicates),
                 str(p.lost),
+                "-" if p.cpu_ms is None else f"{p.cpu_ms:.2f}",
             ]
         )
-    if bare:
-        rows.append(["bare Celery no-op", "burst", "-", f"{bare:.0f}", "100%", "-", "-", "-", "-", "-"])
+    for when, (rate, cpu_ms) in zip(("before", "after"), bares, strict=False):
+        rows.append(
+            [f"bare Celery no-op ({when})", "burst", "-", f"{rate:.0f}", "-", "-", "-", "-", "-", "-", f"{cpu_ms:.2f}"]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for index, row in enumerate(rows):
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
@@ -493,27 +544,29 @@ def main() -> None:
     modes = set(args.modes.split(","))
     sink, sink_url = start_sink()
     phases: list[Phase] = []
-    bare = None
+    bares: list[tuple[float, float]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="crosspost-bench-") as tmp:
             workdir = Path(tmp)
             if "embedded" in modes:
                 phases += embedded_mode(args.n, sink_url, args.paced_seconds, workdir, args.threads)
             if "redis" in modes:
-                bare = bare_celery(args.n, args.redis_url)
+                # the machine may be shared: bare Celery before and after, compared with their mean
+                bares.append(bare_celery(args.n, args.redis_url))
                 for prefetch in args.prefetch:
                     phases += redis_mode(
                         args.n, sink_url, args.paced_seconds, args.redis_url, args.pg_admin, workdir, prefetch
                     )
+                bares.append(bare_celery(args.n, args.redis_url))
     finally:
         sink.terminate()
         sink.wait()
-    print_table(phases, bare)
+    print_table(phases, bares)
     if args.json:
         args.json.write_text(
             json.dumps(
                 {
-                    "bare_celery_per_s": bare,
+                    "bare_celery": [{"per_s": rate, "cpu_ms": cpu_ms} for rate, cpu_ms in bares],
                     "phases": [
                         {
                             "mode": p.mode,
@@ -525,6 +578,7 @@ def main() -> None:
                             "max": max(p.lateness, default=None),
                             "duplicates": p.duplicates,
                             "lost": p.lost,
+                            "cpu_ms": p.cpu_ms,
                         }
                         for p in phases
                     ],

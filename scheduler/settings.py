@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # Publications of one channel due at the same instant travel in one message, up to this many;
     # the worker still claims each on its own just before its call (1: a message each).
     publish_batch: int = Field(10, ge=1, le=100)
+    # A batch's publications are taken in order by this many threads (each still claimed on its own)
+    publish_batch_threads: int = Field(2, ge=1, le=16)
     queued_grace: float = 120.0
     # A publish attempt holds its row for this long and renews it every publish_lease / 5 while it
     # runs, so a long upload keeps its row and a dead worker's row is reconciled within the lease.

@@ -48,6 +48,7 @@ class EmbeddedExecutor:
                 settings=runtime.settings,
                 clock=runtime.clock,
                 limiter=runtime.limiter,
+                threads=1,  # the executor's own pool runs batches side by side
             )
             if outcome.handed_back:  # not begun within the batch's time budget: queued again, same token
                 self.send_publish(outcome.handed_back, token, runtime.clock())

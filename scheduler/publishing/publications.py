@@ -515,39 +515,77 @@ def publish_batch(
     clock: Callable[[], datetime],
     limiter: RateLimiter | None = None,
     budget: float | None = None,
+    threads: int | None = None,
 ) -> BatchOutcome:
-    """One message's publications (one channel, one due instant), one after another, each exactly
-    as ``publish`` does it: claimed on its own (queued -> publishing, on the token) just before its
-    call, its outcome recorded before the next is claimed. What a batch saves is the message
-    hand-off and the load: its publications are read in one query when it starts.
+    """One message's publications (one channel, one due instant), each exactly as ``publish``
+    does it: claimed on its own (queued -> publishing, on the token) just before its own call, its
+    outcome recorded after it. What a batch saves is the message hand-off and the load: its
+    publications are read in one query when it starts. They are taken in order by ``threads``
+    (``publish_batch_threads``) threads, so one slow call does not hold the next.
 
     A redelivered batch claims nothing already claimed. A worker that dies mid-batch leaves the
     ones it claimed to their leases (-> unknown -> reconciliation) and the rest queued: re-sent when
     their lease runs out, or at once when the node is found lost. Publications not begun within
     ``budget`` seconds (``publish_lease`` by default: a slow platform) are handed back to be sent
-    again, still queued under the same token."""
+    again, still queued under the same token. An exception stops the batch taking more and is
+    raised once its threads are done."""
     budget = settings.publish_lease if budget is None else budget
+    threads = settings.publish_batch_threads if threads is None else threads
     started = time.monotonic()
     preloaded = _preload(db, publication_ids, settings)
+    waiting = list(reversed(publication_ids))
     states: dict[int, PublicationState | None] = {}
-    for index, publication_id in enumerate(publication_ids):
-        if index and time.monotonic() - started > budget:
-            return BatchOutcome(states, publication_ids[index:])
-        state = publish(
-            db,
-            publication_id,
-            token,
-            adapters,
-            settings=settings,
-            clock=clock,
-            limiter=limiter,
-            preloaded=preloaded.get(publication_id),
-        )
-        states[publication_id] = state
-        if state is not None and state is not S.PUBLISHED:
-            # a refused sign-in marks the channel, a failing platform may change it: read the rest anew
-            preloaded = _preload(db, publication_ids[index + 1 :], settings)
-    return BatchOutcome(states, [])
+    handed_back: list[int] = []
+    failures: list[BaseException] = []
+    guard = threading.Lock()
+
+    def take() -> int | None:
+        with guard:
+            if failures or not waiting:
+                return None
+            if len(waiting) < len(publication_ids) and time.monotonic() - started > budget:
+                handed_back.extend(reversed(waiting))
+                waiting.clear()
+                return None
+            return waiting.pop()
+
+    def work() -> None:
+        nonlocal preloaded
+        while (publication_id := take()) is not None:
+            try:
+                state = publish(
+                    db,
+                    publication_id,
+                    token,
+                    adapters,
+                    settings=settings,
+                    clock=clock,
+                    limiter=limiter,
+                    preloaded=preloaded.get(publication_id),
+                )
+            except BaseException as failure:  # the task's retry, or the process's end, decides
+                with guard:
+                    failures.append(failure)
+                return
+            with guard:
+                states[publication_id] = state
+                if state is not None and state is not S.PUBLISHED:
+                    # a refused sign-in marks the channel, a failing platform may change it: the
+                    # rest are read after their claims, as single messages are
+                    preloaded = {}
+
+    helpers = [
+        threading.Thread(target=work, name="crosspost-batch", daemon=True)
+        for _ in range(min(threads, len(publication_ids)) - 1)
+    ]
+    for helper in helpers:
+        helper.start()
+    work()
+    for helper in helpers:
+        helper.join()
+    if failures:
+        raise failures[0]
+    return BatchOutcome({i: states[i] for i in publication_ids if i in states}, handed_back)
 
 
 def _preload(db: Database, publication_ids: list[int], settings: Settings) -> dict[int, Loaded]:
@@ -1038,9 +1076,6 @@ def resolve_by_hand(
         raise InvalidInput("say why: the reason is empty")
     if outcome == NOT_PUBLISHED and (remote_id or remote_url):
         raise InvalidInput("a publication that is not published has no remote id or URL")
-    if remote_url and not remote_url.lower().startswith(("https://", "http://")):
-        # it is shown as a link to everyone who sees the post: never a javascript: or data: URL
-        raise InvalidInput(f"the remote URL must start with https:// or http://, not {remote_url[:40]!r}")
     if remote_url and not remote_url.lower().startswith(("https://", "http://")):
         # it is shown as a link to everyone who sees the post: never a javascript: or data: URL
         raise InvalidInput(f"the remote URL must start with https:// or http://, not {remote_url[:40]!r}")

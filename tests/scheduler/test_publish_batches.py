@@ -9,6 +9,7 @@ re-sent with a new token. Adapters are real (a webhook to a loopback sink); time
 from __future__ import annotations
 
 import itertools
+import threading
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -52,9 +53,17 @@ def _sent(runtime: Runtime, clock: Clock) -> list[tuple[list[int], str]]:
     return messages
 
 
-def _batch(runtime: Runtime, ids: list[int], token: str, adapters: Any = None) -> publications.BatchOutcome:
+def _batch(
+    runtime: Runtime, ids: list[int], token: str, adapters: Any = None, threads: int | None = None
+) -> publications.BatchOutcome:
     return publications.publish_batch(
-        runtime.db, ids, token, adapters or runtime.adapters, settings=runtime.settings, clock=runtime.clock
+        runtime.db,
+        ids,
+        token,
+        adapters or runtime.adapters,
+        settings=runtime.settings,
+        clock=runtime.clock,
+        threads=threads,
     )
 
 
@@ -125,7 +134,7 @@ def test_a_worker_dying_after_claiming_two_of_five(runtime: Runtime, clock: Cloc
     [(ids, token)] = _sent(runtime, clock)
     clock.advance(10)
     with pytest.raises(Died):
-        _batch(runtime, ids, token, DiesAfter(runtime, 2))
+        _batch(runtime, ids, token, DiesAfter(runtime, 2), threads=1)
     # the first went out and was recorded; the second went out, its worker died before recording it;
     # the other three were never claimed
     assert _states(runtime, post_ids) == ["published", "publishing", "queued", "queued", "queued"]
@@ -159,7 +168,7 @@ def test_a_redelivered_batch_after_a_pool_child_died_finishes_the_rest(
     [(ids, token)] = _sent(runtime, clock)
     clock.advance(10)
     with pytest.raises(Died):
-        _batch(runtime, ids, token, DiesAfter(runtime, 2))
+        _batch(runtime, ids, token, DiesAfter(runtime, 2), threads=1)
     redelivered = _batch(runtime, ids, token)
     assert list(redelivered.states.values()) == [None, None, S.PUBLISHED, S.PUBLISHED, S.PUBLISHED]
     assert _states(runtime, post_ids) == ["published", "publishing", "published", "published", "published"]
@@ -177,3 +186,21 @@ def test_a_batch_hands_back_what_it_could_not_begin_in_time(runtime: Runtime, cl
     assert outcome.handed_back == ids[1:]
     assert _states(runtime, post_ids) == ["published", "queued", "queued"]  # still under the same token
     assert list(_batch(runtime, outcome.handed_back, token).states.values()) == [S.PUBLISHED] * 2
+
+
+def test_a_batch_delivered_twice_at_once_publishes_each_once(runtime: Runtime, clock: Clock, sink: Sink) -> None:
+    """Two workers running the same batch message at the same moment (each on its threads): every
+    publication is claimed by one of them only."""
+    post_ids = _posts(runtime, add_webhook_channel(runtime, "hook", sink.options()), 8)
+    [(ids, token)] = _sent(runtime, clock)
+    clock.advance(10)
+    outcomes: list[publications.BatchOutcome] = []
+    runs = [threading.Thread(target=lambda: outcomes.append(_batch(runtime, ids, token))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    published = [i for outcome in outcomes for i, state in outcome.states.items() if state is S.PUBLISHED]
+    assert sorted(published) == sorted(ids)
+    assert _states(runtime, post_ids) == ["published"] * 8
+    assert sorted(Counter(sink.state.received_keys()).values()) == [1] * 8
