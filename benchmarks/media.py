@@ -1,7 +1,7 @@
 """Media benchmark, measured side by side in one run:
 
     python benchmarks/media.py [--sources 4] [--repeat 3] [--video-seconds 60] [--video-repeat 1]
-                               [--skip-sharp] [--skip-video]
+                               [--skip-sharp] [--skip-video] [--skip-images]
 
 1. Four 24-megapixel JPEGs to the image renditions of all four channels, the way the pipeline
    renders them: one publication per channel, each rendering every source of the post
@@ -273,66 +273,68 @@ def main() -> None:
     parser.add_argument("--video-repeat", type=int, default=1, help="runs of each video contender (median)")
     parser.add_argument("--skip-sharp", action="store_true")
     parser.add_argument("--skip-video", action="store_true")
+    parser.add_argument("--skip-images", action="store_true")
     args = parser.parse_args()
     rows: list[list[str]] = []
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="crosspost-media-bench-") as tmp:
         work = Path(tmp)
-        photos = [make_photo(work / f"photo-24mp-{number}.jpg", number) for number in range(args.sources)]
-        (work / "ours").mkdir()
-        ours_runs, together_runs, default_runs, core_runs = [], [], [], []
-        for _ in range(args.repeat):  # interleaved, so that a busy moment hits every contender
-            ours_runs.append(ours_image(photos, work / "ours"))
-            together_runs.append(ours_image(photos, work / "ours", together=True))
-            if not args.skip_sharp:
-                default = sharp_image(photos, work, work / "sharp", per_core=False)
-                if default is None:
-                    break
-                default_runs.append(default)
-                core_runs.append(sharp_image(photos, work, work / "sharp", per_core=True) or default)
-        ours, together = median_of(ours_runs), median_of(together_runs)
-        sharps: list[tuple[str, dict[str, float] | None]] = [
-            (f"sharp ({int(runs[0]['threads'])} thread{'s' * (runs[0]['threads'] > 1)})", median_of(runs))
-            for runs in (default_runs, core_runs)
-            if runs
-        ]
-        label = f"{args.sources} x 24 MP JPEG"
-        for key, job in [
-            *((channel, f"{label} -> {channel}") for channel in CHANNELS),
-            ("seconds", f"{label} -> all 4"),
-        ]:
+        if not args.skip_images:
+            photos = [make_photo(work / f"photo-24mp-{number}.jpg", number) for number in range(args.sources)]
+            (work / "ours").mkdir()
+            ours_runs, together_runs, default_runs, core_runs = [], [], [], []
+            for _ in range(args.repeat):  # interleaved, so that a busy moment hits every contender
+                ours_runs.append(ours_image(photos, work / "ours"))
+                together_runs.append(ours_image(photos, work / "ours", together=True))
+                if not args.skip_sharp:
+                    default = sharp_image(photos, work, work / "sharp", per_core=False)
+                    if default is None:
+                        break
+                    default_runs.append(default)
+                    core_runs.append(sharp_image(photos, work, work / "sharp", per_core=True) or default)
+            ours, together = median_of(ours_runs), median_of(together_runs)
+            sharps: list[tuple[str, dict[str, float] | None]] = [
+                (f"sharp ({int(runs[0]['threads'])} thread{'s' * (runs[0]['threads'] > 1)})", median_of(runs))
+                for runs in (default_runs, core_runs)
+                if runs
+            ]
+            label = f"{args.sources} x 24 MP JPEG"
+            for key, job in [
+                *((channel, f"{label} -> {channel}") for channel in CHANNELS),
+                ("seconds", f"{label} -> all 4"),
+            ]:
+                for name, theirs in sharps or [("sharp", None)]:
+                    rows.append(
+                        [
+                            job,
+                            seconds(ours, key),
+                            f"{ours['peak_mb']:.0f} MB" if key == "seconds" else "",
+                            name,
+                            seconds(theirs, key) if theirs else "skipped",
+                            f"{theirs['peak_mb']:.0f} MB" if theirs and key == "seconds" else "",
+                            f"{ours[key] / theirs[key]:.2f}x" if theirs else "-",
+                            f"{ours['cpu'] / theirs['cpu']:.2f}x" if theirs and key == "seconds" else "",
+                        ]
+                    )
             for name, theirs in sharps or [("sharp", None)]:
                 rows.append(
                     [
-                        job,
-                        seconds(ours, key),
-                        f"{ours['peak_mb']:.0f} MB" if key == "seconds" else "",
+                        f"{label} -> all 4, a source's channels together",
+                        seconds(together),
+                        f"{together['peak_mb']:.0f} MB",
                         name,
-                        seconds(theirs, key) if theirs else "skipped",
-                        f"{theirs['peak_mb']:.0f} MB" if theirs and key == "seconds" else "",
-                        f"{ours[key] / theirs[key]:.2f}x" if theirs else "-",
-                        f"{ours['cpu'] / theirs['cpu']:.2f}x" if theirs and key == "seconds" else "",
+                        seconds(theirs) if theirs else "skipped",
+                        f"{theirs['peak_mb']:.0f} MB" if theirs else "",
+                        f"{together['seconds'] / theirs['seconds']:.2f}x" if theirs else "-",
+                        f"{together['cpu'] / theirs['cpu']:.2f}x" if theirs else "",
                     ]
                 )
-        for name, theirs in sharps or [("sharp", None)]:
-            rows.append(
-                [
-                    f"{label} -> all 4, a source's channels together",
-                    seconds(together),
-                    f"{together['peak_mb']:.0f} MB",
-                    name,
-                    seconds(theirs) if theirs else "skipped",
-                    f"{theirs['peak_mb']:.0f} MB" if theirs else "",
-                    f"{together['seconds'] / theirs['seconds']:.2f}x" if theirs else "-",
-                    f"{together['cpu'] / theirs['cpu']:.2f}x" if theirs else "",
-                ]
+            renditions = args.sources * len(CHANNELS)
+            notes.append(
+                f"images: {renditions} renditions, median of {args.repeat}; crosspost "
+                f"{ours['seconds'] / renditions * 1000:.0f} ms a rendition, "
+                f"{ours['seconds'] / args.sources:.2f} s a source (all four channels)"
             )
-        renditions = args.sources * len(CHANNELS)
-        notes.append(
-            f"images: {renditions} renditions, median of {args.repeat}; crosspost "
-            f"{ours['seconds'] / renditions * 1000:.0f} ms a rendition, "
-            f"{ours['seconds'] / args.sources:.2f} s a source (all four channels)"
-        )
         if not args.skip_video:
             import imageio_ffmpeg  # type: ignore[import-untyped]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import av
 import av.audio.fifo
-from PIL import Image, ImageOps
+from PIL import Image
 
 from media.framing import Focus, crop_box, find_focus
 from media.specs import VideoSpec
@@ -425,11 +425,23 @@ def _encode(source: Path, target: Path, chosen: Plan) -> None:
 
 def still_video(image_path: Path, spec: VideoSpec, out: Path, *, seconds: float = 6.0) -> VideoRendition:
     """A still video from an image, for a video-only channel (YouTube) given only an image."""
-    with Image.open(image_path) as source:
-        image = ImageOps.exif_transpose(source).convert("RGB")  # upright, as media.images reads it
+    import pyvips  # type: ignore[import-untyped]  # libvips: only where an image becomes a video
+
+    from media import images, raster
+
     target = spec.frame
+    # decoded at the scale the frame needs (libvips shrink-on-load), upright and in sRGB, as
+    # the image renditions are; never enlarged
+    source = raster.header(
+        image_path, max_bytes=images.MAX_INPUT_BYTES, max_pixels=images.MAX_PIXELS, min_side=images.MIN_SIDE
+    )
+    factor = min(1.0, target.width / source.width, target.height / source.height)
+    size = (max(1, round(source.width * factor)), max(1, round(source.height * factor)))
+    try:
+        image = raster.to_pil(raster.render(source, (0, 0, source.width, source.height), size))
+    except pyvips.Error as exc:
+        raise raster.refusal(image_path, exc) from None
     canvas = Image.new("RGB", (target.width, target.height), (0, 0, 0))
-    image.thumbnail((target.width, target.height))
     canvas.paste(image, ((target.width - image.width) // 2, (target.height - image.height) // 2))
     fps = Fraction(max(spec.fps[0], 24))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageStat
 
 from media import framing, raster
-from media.renditions import adapt_all, adapt_image, adapt_images
+from media.renditions import adapt, adapt_all, adapt_image, adapt_images
 from media.specs import SPECS
+from media.video import frame_at
 from scheduler.errors import InvalidMedia
 
 CHANNELS = ["x", "linkedin", "tiktok", "youtube"]
@@ -207,3 +208,18 @@ def test_adapt_all_renders_an_images_channels_together(tmp_path: Path, monkeypat
         (name, channel) for name in ("a.jpg", "b.png") for channel in ("x", "linkedin", "tiktok")
     ]
     assert all(r.problems == () for r in renditions)
+
+
+def test_a_still_video_is_made_from_the_upright_image(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 1200x800, shown 800x1200
+    source = tmp_path / "turned.jpg"
+    _scene((1200, 800)).save(source, "JPEG", exif=exif)
+    still = next(r for r in adapt(source, "youtube", tmp_path / "out", shorts=False) if r.kind == "video")
+    assert (still.width, still.height) == (1920, 1080)
+    frame = frame_at(still.path, 1.0)
+    assert frame is not None
+    # 720x1080 in the middle of the 16:9 frame, black either side: upright, not lying down
+    assert max(frame.getpixel((300, 540))) < 20  # type: ignore[arg-type]
+    assert max(frame.getpixel((1620, 540))) < 20  # type: ignore[arg-type]
+    assert frame.getpixel((960, 100)) != frame.getpixel((300, 100))
