@@ -39,6 +39,16 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+@pytest.fixture(autouse=True)
+def _forget_remembered_secrets() -> Iterator[None]:
+    """The redaction registry is per process: a secret one test stored ("password", say) must not
+    mask text in the next."""
+    yield
+    from scheduler.redaction import forget_all
+
+    forget_all()
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
