@@ -12,20 +12,24 @@ a row were lost (a render that kills its process, a queue no worker reads), the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import mimetypes
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from media import raster
 from media import renditions as rendering
 from media.files import file_sha256
+from media.images import MAX_INPUT_BYTES, MAX_PIXELS, MIN_SIDE
 from media.specs import SPECS
 from scheduler.errors import InvalidInput, InvalidMedia
 from scheduler.media_store import focus_of
@@ -48,6 +52,8 @@ RENDITION_DIR = "renditions"
 # is told: a render that is still working renews its request, so only lost ones count.
 RENDER_TRIES = 3
 REQUESTED = "publication.media_requested"
+C = TypeVar("C")
+R = TypeVar("R")
 
 
 def needs_renditions(platform: str) -> bool:
@@ -143,12 +149,25 @@ def _hold(session: Session, row: Any, reason: str, *, now: datetime) -> None:
 def render(db: Database, publication_id: int, *, settings: Settings, clock: Callable[[], datetime]) -> bool:
     """Make the renditions one publication needs; True when it is ready to dispatch.
 
+    A post of images is rendered for all its channels together: the sibling publications still
+    waiting for renditions are made in the same call, each source decoded once for all of them,
+    and each is stored (or held) on its own exactly as its own call would, which then finds it
+    ready. Videos are transcoded per channel, each in its own call.
+
     Whatever goes wrong with the media (it cannot fit the channel, or rendering raises anything at
     all) moves the row to ``needs_attention`` with the reason: nothing is left to be asked again
-    for ever."""
+    for ever. A sibling's failure holds that sibling only."""
     with db.transaction() as session:
         row = session.execute(
-            select(Publication.state, Publication.media_ready, Channel.platform, Channel.name, Channel.options)
+            select(
+                Publication.id,
+                Publication.post_id,
+                Publication.state,
+                Publication.media_ready,
+                Channel.platform,
+                Channel.name,
+                Channel.options,
+            )
             .join(Channel, Channel.id == Publication.channel_id)
             .where(Publication.id == publication_id)
         ).one_or_none()
@@ -163,73 +182,168 @@ def render(db: Database, publication_id: int, *, settings: Settings, clock: Call
                 .order_by(PostMedia.position)
             )
         )
-    made: list[dict[str, object]] = []
-    try:
-        with _renewing(db, publication_id, settings, clock):
-            made = _make(media, row.platform, row.options or {}, publication_id, settings, clock())
-    except Exception as exc:
-        if isinstance(exc, InvalidInput):
-            reason = f"media for {row.name}: {exc}"
-        else:  # a bug, a decoder's error, memory: said once, to a person, not retried for ever
-            log.exception("publication %s: rendering its media for %s failed", publication_id, row.name)
-            reason = f"media for {row.name}: the renditions could not be made ({type(exc).__name__}: {exc})"
-        with db.transaction() as session:
-            rows = session.execute(
-                select(Publication.id, Publication.state, Publication.post_id, Publication.channel_id).where(
-                    Publication.id == publication_id, Publication.state.in_(WAITING)
+        targets = [_Target(row.id, row.platform, row.name, row.options or {})]
+        if media and all(item.kind == "image" for item in media):
+            targets += [
+                _Target(sibling.id, sibling.platform, sibling.name, sibling.options or {})
+                for sibling in session.execute(
+                    select(Publication.id, Channel.platform, Channel.name, Channel.options)
+                    .join(Channel, Channel.id == Publication.channel_id)
+                    .where(
+                        Publication.post_id == row.post_id,
+                        Publication.id != publication_id,
+                        Publication.media_ready.is_(False),
+                        Publication.state.in_(WAITING),
+                    )
+                    .order_by(Publication.id)
                 )
-            ).all()
-            for waiting in rows:
-                _hold(session, waiting, reason, now=clock())
-        return False
+            ]
+    try:
+        # the siblings' requests are renewed too: their own calls may wait behind this one
+        with _renewing(db, [target.publication_id for target in targets], settings, clock):
+            outcomes = _make(media, targets, settings, clock())
+    except Exception as exc:  # outside any one channel's rendering: this publication alone, as before
+        outcomes = [exc]
+        targets = targets[:1]
+    for target, outcome in zip(targets, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            _failed(db, target, outcome, sibling=target.publication_id != publication_id, clock=clock)
+        else:
+            _store(db, target.publication_id, outcome, clock=clock)
+    return not isinstance(outcomes[0], Exception)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A publication to render for: its channel's platform, name and options."""
+
+    publication_id: int
+    platform: str
+    name: str
+    options: dict[str, object]
+
+
+def _store(db: Database, publication_id: int, made: list[dict[str, object]], *, clock: Callable[[], datetime]) -> None:
+    """Record ``made`` as the publication's renditions and mark it ready, unless it already is.
+
+    Two workers may render the same publication at once (each rendering its own publication and
+    its siblings, or a request asked again): the files are the same content-addressed paths,
+    each written by an atomic rename, so readers see one whole file. The guarded update comes
+    first so that it takes the row's lock (PostgreSQL) or the write lock (SQLite): the second
+    writer waits, then finds the row ready and leaves the first one's rows alone, rather than
+    both deleting before either inserts and leaving two sets."""
     with db.transaction() as session:
-        session.execute(delete(Rendition).where(Rendition.publication_id == publication_id))
-        if made:
-            session.execute(insert(Rendition), made)
-        session.execute(
+        marked = session.execute(
             update(Publication)
             .where(Publication.id == publication_id, Publication.media_ready.is_(False))
             .values(media_ready=True, updated_at=clock())
         )
-    return True
+        if not marked.rowcount:  # type: ignore[attr-defined]
+            return
+        session.execute(delete(Rendition).where(Rendition.publication_id == publication_id))
+        if made:
+            session.execute(insert(Rendition), made)
+
+
+def _failed(db: Database, target: _Target, exc: Exception, *, sibling: bool, clock: Callable[[], datetime]) -> None:
+    if isinstance(exc, InvalidInput):
+        reason = f"media for {target.name}: {exc}"
+    else:  # a bug, a decoder's error, memory: said once, to a person, not retried for ever
+        log.error("publication %s: rendering its media for %s failed", target.publication_id, target.name, exc_info=exc)
+        reason = f"media for {target.name}: the renditions could not be made ({type(exc).__name__}: {exc})"
+    with db.transaction() as session:
+        query = select(Publication.id, Publication.state, Publication.post_id, Publication.channel_id).where(
+            Publication.id == target.publication_id, Publication.state.in_(WAITING)
+        )
+        if sibling:  # one another worker has made meanwhile is left as it is
+            query = query.where(Publication.media_ready.is_(False))
+        for waiting in session.execute(query).all():
+            _hold(session, waiting, reason, now=clock())
+
+
+def render_together(
+    sources: Sequence[Path], channels: Sequence[C], adapt: Callable[[int, C], R]
+) -> list[list[R] | Exception]:
+    """``adapt(index, channel)`` for every source (by its index) and channel, all of a source's channels while
+    one decode of it is kept (``raster.decoded_once``): an image is decoded once for the post
+    rather than once per channel. For each channel, what ``adapt`` returned for each source in
+    order, or the exception that stopped that channel (the others go on).
+
+    Every image goes through the kept decode, also for one channel alone, so a rendition's
+    bytes do not depend on which channels were rendered with it."""
+    results: list[list[R] | Exception] = [[] for _ in channels]
+    for index, source in enumerate(sources):
+        with _decoded_once(source):
+            for number, channel in enumerate(channels):
+                done = results[number]
+                if isinstance(done, Exception):
+                    continue
+                try:
+                    done.append(adapt(index, channel))
+                except Exception as exc:
+                    results[number] = exc
+    return results
+
+
+def _decoded_once(source: Path) -> contextlib.AbstractContextManager[object]:
+    """The kept decode of an image; nothing for a video, nor for a file that cannot be opened:
+    each channel then meets the problem on its own and says it as when rendered alone."""
+    kept = contextlib.ExitStack()
+    try:
+        if source.is_file() and not rendering.is_video(source):
+            loaded = raster.header(source, max_bytes=MAX_INPUT_BYTES, max_pixels=MAX_PIXELS, min_side=MIN_SIDE)
+            kept.enter_context(raster.decoded_once(loaded))  # decodes now: a damaged file is found here
+    except Exception:
+        kept.close()
+        return contextlib.nullcontext()
+    return kept
 
 
 def _make(
     media: list[PostMedia],
-    platform: str,
-    options: dict[str, object],
-    publication_id: int,
+    targets: list[_Target],
     settings: Settings,
     now: datetime,
-) -> list[dict[str, object]]:
-    """The renditions of ``media`` for one channel, as rendition rows in the order they are sent;
-    InvalidMedia when one breaks the platform's rules."""
-    mode = str(options.get("framing", "crop"))
-    # YouTube: a vertical clip becomes a 9:16 Short unless the channel says shorts=false
-    shorts = str(options.get("shorts", "true")).lower() not in ("false", "0", "no")
-    made: list[dict[str, object]] = []
-    for item in media:
-        for rendition in rendering.adapt(
-            settings.media_store / item.path,
-            platform,
+) -> list[list[dict[str, object]] | Exception]:
+    """The renditions of ``media`` for each target, as rendition rows in the order they are sent;
+    or what stopped a target: InvalidMedia when one breaks its platform's rules."""
+
+    def adapt(index: int, target: _Target) -> list[rendering.Rendition]:
+        item = media[index]
+        renditions = rendering.adapt(
+            sources[index],
+            target.platform,
             settings.media_store / RENDITION_DIR,
-            mode=mode,
+            mode=str(target.options.get("framing", "crop")),
             focus=focus_of(item),  # a person's choice; None: the subject found automatically
-            shorts=shorts,
-        ):
-            if rendition.kind == "cover":
-                continue  # kept for previews; platforms take the video and, on YouTube, a thumbnail
+            # YouTube: a vertical clip becomes a 9:16 Short unless the channel says shorts=false
+            shorts=str(target.options.get("shorts", "true")).lower() not in ("false", "0", "no"),
+        )
+        kept = [rendition for rendition in renditions if rendition.kind != "cover"]  # covers: for previews
+        for rendition in kept:
             if rendition.problems:  # never sent as it is: the platform would refuse it, or worse
                 raise InvalidMedia(
-                    f"{item.original_name}: its {rendition.kind} for {SPECS[platform].label} breaks "
+                    f"{item.original_name}: its {rendition.kind} for {SPECS[target.platform].label} breaks "
                     f"the platform's rules: {'; '.join(rendition.problems)}"
                 )
-            made.append(_row(rendition, item, publication_id, len(made), settings, now))
-    order = {"video": 0, "image": 1, "thumbnail": 2}  # the upload first, its thumbnail last
-    made.sort(key=lambda entry: (order.get(str(entry["kind"]), 3), int(str(entry["position"]))))
-    for position, entry in enumerate(made):
-        entry["position"] = position
-    return made
+        return kept
+
+    sources = [settings.media_store / item.path for item in media]
+    outcomes: list[list[dict[str, object]] | Exception] = []
+    for target, made in zip(targets, render_together(sources, targets, adapt), strict=True):
+        if isinstance(made, Exception):
+            outcomes.append(made)
+            continue
+        rows: list[dict[str, object]] = []
+        for item, renditions in zip(media, made, strict=True):
+            for rendition in renditions:
+                rows.append(_row(rendition, item, target.publication_id, len(rows), settings, now))
+        order = {"video": 0, "image": 1, "thumbnail": 2}  # the upload first, its thumbnail last
+        rows.sort(key=lambda entry: (order.get(str(entry["kind"]), 3), int(str(entry["position"]))))
+        for position, entry in enumerate(rows):
+            entry["position"] = position
+        outcomes.append(rows)
+    return outcomes
 
 
 def preview_renditions(
@@ -251,7 +365,9 @@ def preview_renditions(
                 .order_by(PostMedia.position)
             )
         )
-    made = _make(media, row.platform, row.options or {}, publication_id, settings, clock())
+    (made,) = _make(media, [_Target(publication_id, row.platform, "", row.options or {})], settings, clock())
+    if isinstance(made, Exception):
+        raise made
     return tuple(
         MediaItem(
             path=settings.media_store / str(entry["path"]),
@@ -269,9 +385,9 @@ def preview_renditions(
 
 
 @contextmanager
-def _renewing(db: Database, publication_id: int, settings: Settings, clock: Callable[[], datetime]) -> Iterator[None]:
-    """Renew the render request every ``render_lease / 4`` while this render works, so a long
-    transcode is not asked for again (nor counted as lost); a render that dies stops renewing."""
+def _renewing(db: Database, ids: list[int], settings: Settings, clock: Callable[[], datetime]) -> Iterator[None]:
+    """Renew the render requests of ``ids`` every ``render_lease / 4`` while this render works, so
+    a long transcode is not asked for again (nor counted as lost); a render that dies stops renewing."""
     done = threading.Event()
 
     def renew() -> None:
@@ -280,13 +396,13 @@ def _renewing(db: Database, publication_id: int, settings: Settings, clock: Call
                 with db.transaction() as session:
                     session.execute(
                         update(Publication)
-                        .where(Publication.id == publication_id, Publication.media_ready.is_(False))
+                        .where(Publication.id.in_(ids), Publication.media_ready.is_(False))
                         .values(media_requested_at=clock())
                     )
             except Exception:
-                log.exception("publication %s: renewing its render request failed; trying again", publication_id)
+                log.exception("publications %s: renewing their render requests failed; trying again", ids)
 
-    thread = threading.Thread(target=renew, name=f"crosspost-render-{publication_id}", daemon=True)
+    thread = threading.Thread(target=renew, name=f"crosspost-render-{ids[0]}", daemon=True)
     thread.start()
     try:
         yield
