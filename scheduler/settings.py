@@ -57,9 +57,12 @@ class Settings(BaseSettings):
     dispatch_batch: int = 500
     # Publications of one channel due at the same instant travel in one message, up to this many;
     # the worker still claims each on its own just before its call (1: a message each).
-    publish_batch: int = Field(10, ge=1, le=100)
+    publish_batch: int = Field(20, ge=1, le=100)
+    # ... and due within this many seconds of each other: the message goes at the latest of their due
+    # times, so none is early and none later than this
+    publish_batch_window: float = Field(0.25, ge=0.0, le=5.0)
     # A batch's publications are taken in order by this many threads (each still claimed on its own)
-    publish_batch_threads: int = Field(2, ge=1, le=16)
+    publish_batch_threads: int = Field(4, ge=1, le=16)
     queued_grace: float = 120.0
     # A publish attempt holds its row for this long and renews it every publish_lease / 5 while it
     # runs, so a long upload keeps its row and a dead worker's row is reconciled within the lease.

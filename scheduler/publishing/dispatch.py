@@ -50,27 +50,30 @@ def dispatch_due(db: Database, send: SendPublish, *, now: datetime, settings: Se
         if len(batch) < settings.dispatch_batch:
             break
     for batch in batches:
-        sent += _send_all(in_messages(batch, settings.publish_batch), send)
+        sent += _send_all(in_messages(batch, settings.publish_batch, settings.publish_batch_window), send)
     return sent
 
 
-def in_messages(dispatches: list[Dispatch], size: int) -> list[list[Dispatch]]:
-    """One message per channel and due instant, of up to ``size`` publications, in due order: a
-    worker claims each on its own just before its call, so sharing a message costs no guarantee,
-    and saves the hand-off each message costs. A publication with media travels alone: its upload
-    may take minutes the others would wait."""
+def in_messages(dispatches: list[Dispatch], size: int, window: float = 0.0) -> list[list[Dispatch]]:
+    """One message per channel and due instant (or ``window`` seconds of due times), of up to
+    ``size`` publications, in due order: a worker claims each on its own just before its call, so
+    sharing a message costs no guarantee, and saves the hand-off each message costs. A message is
+    sent for the latest due time it carries: none goes out early, none later than ``window``. A
+    publication with media travels alone: its upload may take minutes the others would wait."""
     messages: list[list[Dispatch]] = []
-    filling: dict[tuple[str, datetime, int], list[Dispatch]] = {}
+    filling: dict[tuple[str, int, float | datetime], list[Dispatch]] = {}
     for dispatch in dispatches:
         if dispatch.alone or size <= 1:
             messages.append([dispatch])
             continue
-        message = filling.setdefault((dispatch.token, dispatch.due_at, dispatch.channel_id), [])
+        when = dispatch.due_at.timestamp() // window if window > 0 else dispatch.due_at
+        key = (dispatch.token, dispatch.channel_id, when)
+        message = filling.setdefault(key, [])
         if not message:
             messages.append(message)
         message.append(dispatch)
         if len(message) == size:
-            del filling[(dispatch.token, dispatch.due_at, dispatch.channel_id)]
+            del filling[key]
     return messages
 
 
@@ -79,7 +82,7 @@ def _send_all(messages: list[list[Dispatch]], send: SendPublish) -> int:
     for message in messages:
         ids = [dispatch.publication_id for dispatch in message]
         try:
-            send(ids, message[0].token, message[0].due_at)
+            send(ids, message[0].token, max(dispatch.due_at for dispatch in message))
             sent += len(ids)
         except Exception:
             log.exception(

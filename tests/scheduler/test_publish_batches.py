@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from scheduler import posts
 from scheduler.publishing import dispatch, publications
 from scheduler.publishing.content import ChannelInfo
 from scheduler.publishing.ports import Publisher
+from scheduler.publishing.publications import Dispatch
 from scheduler.publishing.states import PublicationState
 from scheduler.runtime import Runtime
 from tests.conftest import Clock
@@ -72,7 +73,8 @@ def test_one_message_per_channel_and_due_instant_and_media_alone(
 ) -> None:
     a = add_webhook_channel(runtime, "a", sink.options())
     b = add_webhook_channel(runtime, "b", sink.options())
-    on_a = _posts(runtime, a, 12)
+    size = runtime.settings.publish_batch
+    on_a = _posts(runtime, a, size + 2)
     on_b = _posts(runtime, b, 2)
     later = _posts(runtime, a, 1, seconds=11)
     image = write_image(tmp_path / "red.png")
@@ -80,9 +82,9 @@ def test_one_message_per_channel_and_due_instant_and_media_alone(
     messages = [sorted(ids) for ids, _ in _sent(runtime, clock)]
     ids = {p: posts.show_post(runtime.db, p)["publications"][0]["id"] for p in on_a + on_b + later + with_media}
     on_a_ids = sorted(ids[p] for p in on_a)
-    # up to publish_batch (10) a message; each channel and due instant on its own; media alone
+    # up to publish_batch a message; each channel and due instant on its own; media alone
     assert sorted(messages) == sorted(
-        [on_a_ids[:10], on_a_ids[10:], sorted(ids[p] for p in on_b), [ids[later[0]]], [ids[with_media[0]]]]
+        [on_a_ids[:size], on_a_ids[size:], sorted(ids[p] for p in on_b), [ids[later[0]]], [ids[with_media[0]]]]
     )
 
 
@@ -204,3 +206,19 @@ def test_a_batch_delivered_twice_at_once_publishes_each_once(runtime: Runtime, c
     assert sorted(published) == sorted(ids)
     assert _states(runtime, post_ids) == ["published"] * 8
     assert sorted(Counter(sink.state.received_keys()).values()) == [1] * 8
+
+
+def test_due_times_within_the_window_share_a_message_sent_for_the_latest() -> None:
+    at = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+
+    def due(publication_id: int, seconds: float, channel: int = 1, alone: bool = False) -> Dispatch:
+        return Dispatch(publication_id, "t", at + timedelta(seconds=seconds), channel, alone)
+
+    dispatches = [due(1, 0.0), due(2, 0.1), due(3, 0.2, channel=2), due(4, 0.2, alone=True), due(5, 0.3)]
+    messages = dispatch.in_messages(dispatches, 10, 0.25)
+    assert [[d.publication_id for d in message] for message in messages] == [[1, 2], [3], [4], [5]]
+    sent: list[tuple[list[int], datetime]] = []
+    dispatch._send_all(messages, lambda ids, _token, eta: sent.append((ids, eta)))
+    assert sent[0] == ([1, 2], at + timedelta(seconds=0.1))  # the latest: none goes early
+    # without a window, only equal due times share a message
+    assert len(dispatch.in_messages(dispatches, 10)) == 5
