@@ -12,4 +12,6 @@ trap '$BIN/python scripts/ensure_redis.py stop' EXIT
 $BIN/ruff check .
 $BIN/ruff format --check .
 $BIN/mypy
-$BIN/pytest "$@"
+# two workers (pytest-xdist; a core each on the 2-core machines): most tests wait on processes,
+# servers and sockets more than they compute. Packaging tests stay on one worker (loadgroup).
+$BIN/pytest -n "${CROSSPOST_TEST_WORKERS:-2}" --dist loadgroup "$@"

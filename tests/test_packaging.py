@@ -36,7 +36,8 @@ from sqlalchemy import make_url
 from tests.conftest import throwaway_postgres
 from tests.fakes.sink import Sink
 
-pytestmark = pytest.mark.packaging
+# one xdist worker takes all of them: the installed wheel is built once per worker that needs it
+pytestmark = [pytest.mark.packaging, pytest.mark.xdist_group("packaging")]
 
 ROOT = Path(__file__).resolve().parents[1]
 # The extras a deployment installs, here and in the Dockerfile (checked against each other below):
