@@ -4,6 +4,7 @@ dry-run outbox's files: text as counted, the thread split, each rendition); subm
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from scheduler.web.templating import render
-from scheduler.web.viewer import RuntimeDep, Seen, check_csrf
+from scheduler.web.viewer import RuntimeDep, Seen, Viewer, check_csrf
 
 router = APIRouter()
 PostId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
@@ -47,16 +48,43 @@ def _post_and_previews(runtime: Any, user: str, post_id: int) -> tuple[dict[str,
     return view, previews, review_view(runtime.db, post_id, now=runtime.clock())
 
 
-@router.get("/posts/{post_id}")
-async def post_page(request: Request, post_id: PostId, seen: Seen, runtime: RuntimeDep) -> HTMLResponse:
+async def _page(
+    request: Request, seen: Viewer, runtime: Any, post_id: int, *, status_code: int = 200, error: str | None = None
+) -> HTMLResponse:
     view, previews, review = await run_in_threadpool(_post_and_previews, runtime, seen.user, post_id)
     images = {
         preview.channel: [name for name in preview.media if name.lower().endswith((".jpg", ".jpeg", ".png", ".webp"))]
         for preview in previews
     }
     return render(
-        request, "post.html", viewer=seen, post=view, previews=previews, images=images, review=review, error=None
+        request,
+        "post.html",
+        status_code=status_code,
+        viewer=seen,
+        post=view,
+        previews=previews,
+        images=images,
+        review=review,
+        error=error,
     )
+
+
+async def _act(
+    request: Request, seen: Viewer, runtime: Any, post_id: int, action: Callable[[], object], done: str
+) -> Response:
+    """Run ``action``; back to the post page, or the page again with the refusal shown in place."""
+    from scheduler.errors import CrosspostError
+
+    try:
+        await run_in_threadpool(action)
+    except CrosspostError as refused:
+        return await _page(request, seen, runtime, post_id, status_code=422, error=str(refused))
+    return RedirectResponse(done, status_code=303)
+
+
+@router.get("/posts/{post_id}")
+async def post_page(request: Request, post_id: PostId, seen: Seen, runtime: RuntimeDep) -> HTMLResponse:
+    return await _page(request, seen, runtime, post_id)
 
 
 @router.get("/posts/{post_id}/preview/{channel}/{name}")
@@ -87,25 +115,16 @@ async def submit(
     request: Request, post_id: PostId, seen: Seen, runtime: RuntimeDep, csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
     from scheduler.editorial import signoff
-    from scheduler.errors import CrosspostError
 
     check_csrf(seen, csrf)
-    try:
-        await run_in_threadpool(lambda: signoff.submit(runtime.db, post_id, now=runtime.clock(), actor=seen.user))
-    except CrosspostError as refused:
-        view, previews, review = await run_in_threadpool(_post_and_previews, runtime, seen.user, post_id)
-        return render(
-            request,
-            "post.html",
-            status_code=422,
-            viewer=seen,
-            post=view,
-            previews=previews,
-            images={},
-            review=review,
-            error=str(refused),
-        )
-    return RedirectResponse(f"/posts/{post_id}?submitted=1", status_code=303)
+    return await _act(
+        request,
+        seen,
+        runtime,
+        post_id,
+        lambda: signoff.submit(runtime.db, post_id, now=runtime.clock(), actor=seen.user),
+        f"/posts/{post_id}?submitted=1",
+    )
 
 
 @router.post("/posts/{post_id}/edit")
@@ -120,29 +139,16 @@ async def edit(
     """Change the text; a signed post goes back for sign-off unless the policy counts it trivial,
     and the approver sees what changed."""
     from scheduler import posts
-    from scheduler.errors import CrosspostError
 
     check_csrf(seen, csrf)
-    try:
-        await run_in_threadpool(
-            lambda: posts.edit_post(
-                runtime.db, runtime.settings, post_id, now=runtime.clock(), text=text, actor=seen.user
-            )
-        )
-    except CrosspostError as refused:
-        view, previews, review = await run_in_threadpool(_post_and_previews, runtime, seen.user, post_id)
-        return render(
-            request,
-            "post.html",
-            status_code=422,
-            viewer=seen,
-            post=view,
-            previews=previews,
-            images={},
-            review=review,
-            error=str(refused),
-        )
-    return RedirectResponse(f"/posts/{post_id}", status_code=303)
+    return await _act(
+        request,
+        seen,
+        runtime,
+        post_id,
+        lambda: posts.edit_post(runtime.db, runtime.settings, post_id, now=runtime.clock(), text=text, actor=seen.user),
+        f"/posts/{post_id}",
+    )
 
 
 @router.post("/posts/{post_id}/variants")
@@ -158,33 +164,22 @@ async def add_variant(
 ) -> Response:
     """The text in another language (for channels of that language) or for one channel only."""
     from scheduler import posts
-    from scheduler.errors import CrosspostError
 
     check_csrf(seen, csrf)
-    try:
-        await run_in_threadpool(
-            lambda: posts.add_variant(
-                runtime.db,
-                runtime.settings,
-                post_id,
-                text=text,
-                language=language.strip() or None,
-                channel=channel.strip() or None,
-                now=runtime.clock(),
-                actor=seen.user,
-            )
-        )
-    except CrosspostError as refused:
-        view, previews, review = await run_in_threadpool(_post_and_previews, runtime, seen.user, post_id)
-        return render(
-            request,
-            "post.html",
-            status_code=422,
-            viewer=seen,
-            post=view,
-            previews=previews,
-            images={},
-            review=review,
-            error=str(refused),
-        )
-    return RedirectResponse(f"/posts/{post_id}", status_code=303)
+    return await _act(
+        request,
+        seen,
+        runtime,
+        post_id,
+        lambda: posts.add_variant(
+            runtime.db,
+            runtime.settings,
+            post_id,
+            text=text,
+            language=language.strip() or None,
+            channel=channel.strip() or None,
+            now=runtime.clock(),
+            actor=seen.user,
+        ),
+        f"/posts/{post_id}",
+    )
