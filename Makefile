@@ -27,12 +27,15 @@ test: .stamp-test
 lint: .stamp-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
+# Every benchmark in one run; its tables also go to benchmarks/latest.md (regenerated each run)
 bench: .stamp-test
 	$(BIN)/pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/dispatch.py
-	$(BIN)/python benchmarks/media.py
-	$(BIN)/python benchmarks/contention.py
-	$(BIN)/python benchmarks/cli.py
+	@printf '# Benchmarks: the latest `make bench`\n\nRun on %s, %s cores.\n\n' "$$(date -u '+%Y-%m-%d %H:%M UTC')" "$$(nproc)" > benchmarks/latest.md
+	@for run in "dispatch.py" "dispatch.py --backlog 0 1000000 3000000" "media.py" "contention.py" "cli.py"; do \
+		printf '## benchmarks/%s\n\n```\n' "$$run" >> benchmarks/latest.md; \
+		$(BIN)/python benchmarks/$$run 2>&1 | tee -a benchmarks/latest.md || exit 1; \
+		printf '```\n\n' >> benchmarks/latest.md; \
+	done
 
 clean:
 	rm -rf $(VENV) var .stamp-* .mypy_cache .ruff_cache .pytest_cache
