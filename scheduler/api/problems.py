@@ -42,6 +42,7 @@ class Problem(BaseModel):
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": title}
     for code, title in (
+        (400, "A body that is not the JSON or form it claims to be"),
         (401, "Not signed in: no, an unknown, expired or revoked token"),
         (403, "Refused by a rule: a role, an organisation's channels, the approval policy"),
         (404, "Not found"),
