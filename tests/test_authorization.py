@@ -186,7 +186,15 @@ NOT_SCOPED: dict[str, str] = {
         "the operator's alone: takes no --as",
     ),
     **dict.fromkeys(
-        ["user password", "user invite", "user sign-out-everywhere", "user totp-off", "token list"],
+        [
+            "user password",
+            "user invite",
+            "user sign-out-everywhere",
+            "user totp-off",
+            "user disable",
+            "user enable",
+            "token list",
+        ],
         "the operator's at the server, for any account, no --as (the API and web app let people do their own, "
         "tests/accounts); token list is a read",
     ),

@@ -109,3 +109,13 @@ def test_an_invitation_link_is_printed_and_sets_the_password_once(run: Run) -> N
     assert "no user named 'ghost'" in refused(run("user", "invite", "ghost"), code=1)
     assert "was not set" in ok(run("user", "totp-off", "ana"))
     runtime.db.dispose()
+
+
+def test_the_operator_disables_and_enables_an_account(cli: Run) -> None:
+    ok(cli("org", "add", "lab"))
+    ok(cli("user", "add", "leaver"))
+    ok(cli("user", "role", "leaver", "--org", "lab", "--role", "editor"))
+    assert "leaver: disabled" in ok(cli("user", "disable", "leaver"))
+    assert "leaver was already disabled" in ok(cli("user", "disable", "leaver"))
+    assert "leaver: enabled" in ok(cli("user", "enable", "leaver"))
+    assert "no user named 'nobody'" in refused(cli("user", "disable", "nobody"), code=1)

@@ -24,7 +24,7 @@ from scheduler.accounts import passwords, totp
 from scheduler.accounts.passwords import authorize_account_change
 from scheduler.accounts.tokens import Unauthenticated, digest
 from scheduler.editorial.people import user_named
-from scheduler.errors import CrosspostError, InvalidInput
+from scheduler.errors import CrosspostError, InvalidInput, Refused
 from scheduler.publishing.transitions import record_event
 from scheduler.settings import Settings
 from scheduler.store import Database, LoginAttempt, User, WebSession
@@ -241,3 +241,31 @@ def sign_out_everywhere(db: Database, user: str, *, now: datetime, actor: str | 
             data={"user": user, "sessions": ended or 0},
         )
         return int(ended or 0)
+
+
+def set_disabled(db: Database, user: str, *, disabled: bool, now: datetime, actor: str | None = None) -> bool:
+    """Disable an account (someone who left) or enable it again; True when that changed anything.
+
+    A disabled person cannot sign in, their web sessions end now and their API tokens stop
+    working (``tokens.authenticate`` checks it on every use); their posts and sign-offs stay.
+    Nobody disables themselves; an admin of every organisation the person is in, or the operator,
+    may."""
+    with db.transaction() as session:
+        person = user_named(session, user)
+        if actor == user:
+            raise Refused(f"rule 'roles': {user} cannot {'disable' if disabled else 'enable'} their own account")
+        authorize_account_change(session, actor, person, f"{'disable' if disabled else 'enable'} {user}", oneself=False)
+        if (person.disabled_at is not None) == disabled:
+            return False
+        person.disabled_at = now if disabled else None
+        if disabled:
+            session.execute(delete(WebSession).where(WebSession.user_id == person.id))
+        record_event(
+            session,
+            "user.disabled" if disabled else "user.enabled",
+            now=now,
+            actor=actor,
+            message=user,
+            data={"user": user},
+        )
+        return True

@@ -201,6 +201,29 @@ def user_totp_off(name: Annotated[str, typer.Argument(help="The user")]) -> None
     print(f"second factor of {name} {'turned off' if was_on else 'was not set'}")
 
 
+@user_app.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="The user")]) -> None:
+    """Disable an account (someone who left): no sign-in, web sessions ended, API tokens refused;
+    their posts and sign-offs stay. `crosspost user enable` undoes it."""
+    _set_disabled(name, disabled=True)
+
+
+@user_app.command("enable")
+def user_enable(name: Annotated[str, typer.Argument(help="The user")]) -> None:
+    """Enable a disabled account again (its tokens work again unless revoked or expired)."""
+    _set_disabled(name, disabled=False)
+
+
+def _set_disabled(name: str, *, disabled: bool) -> None:
+    from scheduler.accounts.sessions import set_disabled
+    from scheduler.runtime import build_runtime
+
+    runtime = build_runtime()
+    changed = set_disabled(runtime.db, name, disabled=disabled, now=runtime.clock())
+    word = "disabled" if disabled else "enabled"
+    print(f"{name}: {word}" if changed else f"{name} was already {word}")
+
+
 # -- policies ------------------------------------------------------------------------------------
 
 

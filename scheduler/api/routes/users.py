@@ -90,3 +90,29 @@ def add_user(body: NewUser, caller: Caller, runtime: RuntimeDep, response: Respo
         if view.name == body.name:
             return view
     raise NotFound(f"user {body.name} was removed meanwhile")
+
+
+class AccountState(BaseModel):
+    name: str
+    disabled: bool
+    changed: bool = Field(description="False when it already was so")
+
+
+def _set_disabled(name: str, disabled: bool, caller: Any, runtime: Any) -> AccountState:
+    from scheduler.accounts.sessions import set_disabled
+
+    changed = set_disabled(runtime.db, name, disabled=disabled, now=runtime.clock(), actor=caller.user)
+    return AccountState(name=name, disabled=disabled, changed=changed)
+
+
+@router.post(
+    "/users/{name}/disable",
+    summary="Disable an account (an admin of every organisation the person is in): sessions end, tokens refused",
+)
+def disable_user(name: Annotated[str, Path(max_length=100)], caller: Caller, runtime: RuntimeDep) -> AccountState:
+    return _set_disabled(name, True, caller, runtime)
+
+
+@router.post("/users/{name}/enable", summary="Enable a disabled account again")
+def enable_user(name: Annotated[str, Path(max_length=100)], caller: Caller, runtime: RuntimeDep) -> AccountState:
+    return _set_disabled(name, False, caller, runtime)
