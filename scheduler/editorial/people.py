@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduler.acting import scoped_roles
+from scheduler.acting import current_via, scoped_roles
 from scheduler.editorial.authorization import Action, authorize
 from scheduler.editorial.policy import (
     parse_role,
@@ -105,6 +105,8 @@ def set_role(db: Database, *, user: str, org: str, role: str | None, now: dateti
 def org_named(session: Session, name: str) -> Organisation:
     org = session.scalar(select(Organisation).where(Organisation.name == name))
     if org is None:
+        if current_via() not in (None, "operator"):  # through the API or the web app: no other names
+            raise NotFound(f"no organisation named {name!r}")
         known = ", ".join(sorted(session.scalars(select(Organisation.name)))) or "none yet (crosspost org add)"
         raise NotFound(f"no organisation named {name!r}; known: {known}")
     return org

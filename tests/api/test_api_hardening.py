@@ -95,3 +95,11 @@ def test_a_platform_error_a_route_lets_through_is_a_502_naming_it(api_runtime: R
     assert "x token refresh: could not connect" in unreachable.json()["detail"]
     assert f"access_token={MASK}" in unreachable.json()["detail"]  # masked, the rest of the reason kept
     assert "s3cret-token" not in unreachable.text
+
+
+def test_an_unknown_organisation_is_named_without_listing_the_others(world: World) -> None:
+    with world.client("paula") as paula:
+        answer = paula.get("/posts", params={"org": "nosuch"})
+    assert answer.status_code in (404, 422), answer.text
+    assert "nosuch" in answer.json()["detail"]
+    assert "collab" not in answer.json()["detail"]
