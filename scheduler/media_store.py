@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +202,37 @@ def discard(db: Database, paths: Sequence[str], store: Path) -> None:
         for path in paths:
             if path not in used:
                 (store / path).unlink(missing_ok=True)
+
+
+UPLOAD_KEEP = timedelta(days=7)  # an upload a post has not taken by then was abandoned
+UPLOAD_SWEEP_EVERY = timedelta(hours=1)
+
+
+def sweep_uploads(folder: Path, *, now: datetime, keep: timedelta = UPLOAD_KEEP) -> int:
+    """Remove uploads (``<data_dir>/uploads``: files sent to the API or the web composer, then
+    copied into the store by the post that uses them) older than ``keep``, and uploads cut off
+    mid-way (``.incoming-*``) older than a day; returns how many files went. At most once an hour
+    whichever process asks (the ``.swept`` marker's time), so every dispatcher may call it."""
+    marker = folder / ".swept"
+    if not folder.is_dir():
+        return 0
+    try:
+        if now.timestamp() - marker.stat().st_mtime < UPLOAD_SWEEP_EVERY.total_seconds():
+            return 0
+    except FileNotFoundError:
+        pass
+    marker.touch()
+    os.utime(marker, (now.timestamp(), now.timestamp()))  # the clock the callers share
+    removed = 0
+    for path in folder.iterdir():
+        try:
+            age = now.timestamp() - path.stat().st_mtime
+            if path.name.startswith(".incoming-") and path.is_dir() and age > 86400:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+            elif path.is_file() and path != marker and age > keep.total_seconds():
+                path.unlink(missing_ok=True)
+                removed += 1
+        except FileNotFoundError:  # another process removed it meanwhile
+            continue
+    return removed

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from scheduler import credentials
+from scheduler import credentials, media_store
 from scheduler.calendar import campaigns
 from scheduler.editorial import overview
 from scheduler.publishing import media_prep, publications, workers
@@ -101,6 +101,10 @@ def sweep(
 ) -> int:
     """Leases that ran out become ``unknown``; every ``unknown`` row due gets a lookup; rows
     still without their renditions get them made; sign-off deadlines are warned about and enforced."""
+    try:  # abandoned uploads (the API's and the web composer's) go after a week; at most hourly
+        media_store.sweep_uploads(settings.data_dir / "uploads", now=now)
+    except OSError:
+        log.exception("sweeping old uploads failed; trying again next round")
     try:
         campaigns.sweep(db, settings, now=now)  # this year's awareness-day posts, at their lead time
     except Exception:
