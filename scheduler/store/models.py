@@ -642,3 +642,21 @@ class Cursor(Base):
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     updated_at: Mapped[datetime]
+
+
+class OAuthSignIn(Base):
+    """A channel's sign-in by OAuth waiting for the platform's redirect, for any API process to finish
+    once: keyed by the SHA-256 of its state, the PKCE verifier and the app's secret sealed."""
+
+    __tablename__ = "oauth_sign_ins"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # the acting context of who started it: the callback acts as them, through the same token's scope
+    via: Mapped[str] = mapped_column(String(100))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str | None] = mapped_column(String(20))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet: verifier, redirect URI, client id and secret
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -3,37 +3,30 @@
 Signing in again (``POST /channels/{name}/reconnect``) answers the platform's authorization URL,
 as ``crosspost channel connect`` prints it. The browser comes back to
 ``GET /channels/{name}/oauth/callback``, which exchanges the code and stores the tokens as the
-person who started the sign-in. What the callback needs (the PKCE verifier, the app's secret) is
-kept in this process's memory for ten minutes, never in the database: the callback must reach
-the process that started the sign-in (one ``crosspost up`` or ``crosspost web`` process, or a
-sticky load balancer).
+person who started the sign-in. What the callback needs (the PKCE verifier, the app's secret)
+waits ten minutes in the database, sealed (``scheduler.accounts.oauth_sign_ins``): any API process
+finishes it, once.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from scheduler.acting import Acting
 from scheduler.api.auth import Caller, RuntimeDep
 from scheduler.api.problems import ApiProblem
 from scheduler.api.routes._access import channel_named, is_host_admin, require_view, visible_orgs
 from scheduler.runtime import Runtime
 
 if TYPE_CHECKING:
-    from adapters.oauth import Authorization
     from scheduler.store import Channel
 
 router = APIRouter(tags=["channels"])
 
 ChannelName = Annotated[str, Path(max_length=100, description="The channel's name, e.g. collab-x")]
-SIGN_IN_TIME = timedelta(minutes=10)
 
 
 class ChannelView(BaseModel):
@@ -226,32 +219,6 @@ class SignInStarted(BaseModel):
     expires_at: datetime = Field(description="The sign-in must be finished by then")
 
 
-@dataclass(frozen=True)
-class _Pending:
-    channel: str
-    user: str
-    acting: Acting
-    authorization: Authorization
-    client_id: str
-    client_secret: str | None
-    until: float  # time.monotonic()
-
-
-_lock = threading.Lock()
-
-
-def _pending(request: Request) -> dict[str, _Pending]:
-    with _lock:
-        found: dict[str, _Pending] | None = getattr(request.app.state, "oauth_pending", None)
-        if found is None:
-            found = {}
-            request.app.state.oauth_pending = found
-        now = time.monotonic()
-        for state in [state for state, item in found.items() if item.until < now]:
-            del found[state]
-        return found
-
-
 @router.post(
     "/channels/{name}/reconnect",
     status_code=201,
@@ -261,6 +228,7 @@ def start_sign_in(
     name: ChannelName, body: SignIn, caller: Caller, runtime: RuntimeDep, request: Request
 ) -> SignInStarted:
     from adapters import oauth
+    from scheduler.accounts import oauth_sign_ins
     from scheduler.editorial.authorization import Action, authorize
 
     with runtime.db.read() as session:
@@ -270,20 +238,21 @@ def start_sign_in(
         platform = channel.platform
     uri = body.redirect_uri or str(request.url_for("finish_sign_in", name=name))
     authorization = oauth.authorization(platform, body.client_id, uri, runtime.settings)
-    pending = _pending(request)
-    with _lock:
-        pending[authorization.state] = _Pending(
-            channel=name,
-            user=caller.user,
-            acting=caller.acting,
-            authorization=authorization,
-            client_id=body.client_id,
-            client_secret=body.client_secret,
-            until=time.monotonic() + SIGN_IN_TIME.total_seconds(),
-        )
-    return SignInStarted(
-        channel=name, authorization_url=authorization.url, redirect_uri=uri, expires_at=runtime.clock() + SIGN_IN_TIME
+    expires_at = oauth_sign_ins.keep(
+        runtime.db,
+        runtime.settings,
+        channel=name,
+        user=caller.user,
+        acting=caller.acting,
+        platform=platform,
+        state=authorization.state,
+        verifier=authorization.verifier,
+        redirect_uri=uri,
+        client_id=body.client_id,
+        client_secret=body.client_secret,
+        now=runtime.clock(),
     )
+    return SignInStarted(channel=name, authorization_url=authorization.url, redirect_uri=uri, expires_at=expires_at)
 
 
 @router.get(
@@ -302,19 +271,17 @@ def finish_sign_in(
     from adapters import oauth
     from adapters.errors import AdapterError, AuthExpired
     from scheduler import posts
+    from scheduler.accounts import oauth_sign_ins
     from scheduler.acting import acting_as
 
-    pending = _pending(request)
-    with _lock:
-        waiting = pending.get(state)
-        if waiting is None or waiting.channel != name:
-            raise ApiProblem(
-                422, f"no sign-in of {name} waits for this state (it expired, or was finished)", field="state"
-            )
-        del pending[state]  # one use: a replayed redirect finds nothing
+    waiting = oauth_sign_ins.take(runtime.db, runtime.settings, channel=name, state=state, now=runtime.clock())
+    if waiting is None:  # taken in the same statement: a replayed redirect, or a racing process, finds none
+        raise ApiProblem(422, f"no sign-in of {name} waits for this state (it expired, or was finished)", field="state")
+    # rebuilt from what was kept; its URL was for the browser only
+    authorization = oauth.Authorization(waiting.platform, "", state, waiting.verifier, waiting.redirect_uri)
     try:
-        code = oauth.code_from_redirect(waiting.authorization, str(request.url))
-        tokens = oauth.exchange(waiting.authorization, code, waiting.client_id, waiting.client_secret, runtime.settings)
+        code = oauth.code_from_redirect(authorization, str(request.url))
+        tokens = oauth.exchange(authorization, code, waiting.client_id, waiting.client_secret, runtime.settings)
     except AuthExpired as refused:
         raise ApiProblem(422, str(refused), title="Sign-in refused") from None
     except AdapterError as failed:  # the platform could not be reached: nothing changed, start again
