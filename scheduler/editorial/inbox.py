@@ -60,13 +60,21 @@ def waiting_for(db: Database, user: str, *, now: datetime) -> list[dict[str, Any
                     "format": post.format,
                     "org": org_named_by_id(session, post.org_id) if post.org_id else None,
                     "channels": [need.channel for need in mine],
-                    "needs": [need.describe() for need in mine],
+                    # one line per distinct need, with the channels it holds (not one per channel)
+                    "needs": _grouped(mine),
                     "deadline": min(deadlines) if deadlines else None,
                     "overdue": bool(deadlines) and min(deadlines) <= now,
                 }
             )
         far = datetime.max.replace(tzinfo=now.tzinfo)
         return sorted(waiting, key=lambda item: (item["deadline"] or far, item["post_id"]))
+
+
+def _grouped(needs: list[Any]) -> list[dict[str, Any]]:
+    grouped: dict[str, list[str]] = {}
+    for need in needs:
+        grouped.setdefault(need.describe(), []).append(need.channel)
+    return [{"need": text, "channels": channels} for text, channels in grouped.items()]
 
 
 def changes(db: Database, post_id: int) -> dict[str, Any] | None:

@@ -146,6 +146,8 @@ def test_compose_preview_submit_approve_publish_and_partner_inbox(world: World, 
     page.goto(f"{world.url}/approvals")
     item = page.locator(f"#item-{post_id}")
     item.wait_for()
+    # one line per rule that holds it, with its channels (not the same rule once per channel)
+    assert page.get_by_text("collab-li, collab-tt, collab-x, collab-yt: collab's rule 'major").count() == 1
     assert page.locator("p.diff ins").count() >= 1
     assert page.locator("p.diff del").count() >= 1
     _check_and_photograph(page, "approvals")
