@@ -343,6 +343,7 @@ def create_post(
         rows = []
         for channel in targets:
             publication = _new_publication(post, channel, due or DueTime(utc=now, zone=channel.timezone), now)
+            publication.immediate = immediately
             publication.media_ready = not (stored and needs_renditions(channel.platform))
             if channel.org_id is not None or post_org is not None or draft or _wrong_language(post, channel):
                 # settle() below releases what needs no sign-off; a draft waits for `post submit`;
@@ -675,6 +676,7 @@ def _apply_edit(
             "dispatch_token": None,
             "next_attempt_at": None,
             "from_queue": False,
+            "immediate": False,  # a time given now replaces "as soon as signed off"
         }
         message = f"rescheduled to {due.utc.isoformat()}"
         moved = transition(session, waiting, S.SCHEDULED, now=now, values=values, message=message, actor=actor)

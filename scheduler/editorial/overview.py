@@ -182,6 +182,8 @@ def sweep_deadlines(db: Database, *, now: datetime, horizon: timedelta = timedel
             post = load_post(session, post_id)
             needs = needs_of(session, post)
             for publication in (p for p in waiting if p.post_id == post_id):
+                if publication.immediate:  # "as soon as it is signed off": it waits for the sign-off
+                    continue
                 need = needs[publication.id]
                 deadline = need.deadline or publication.due_at
                 warning = timedelta(hours=policy_of(need.org).deadline_warning_hours)

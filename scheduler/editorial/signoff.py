@@ -182,7 +182,12 @@ def needs_of(session: Session, post: Post) -> dict[int, Need]:
         # another organisation's post never goes out on this org's channel without its sign-off
         foreign = post.org_id is not None and post.org_id != org.id
         required = max(rule.required, 1) if foreign else rule.required
-        deadline = publication.due_at - timedelta(hours=rule.deadline_hours) if required else None
+        # "as soon as it is signed off" has no deadline: its due time is the sign-off itself
+        deadline = (
+            publication.due_at - timedelta(hours=rule.deadline_hours)
+            if required and not publication.immediate
+            else None
+        )
         need = Need(publication.id, publication.channel.name, org, rule, required, content_hash, variant, deadline)
         need.host_fallback = foreign and rule.required == 0
         need.blocked = blocked
@@ -257,7 +262,13 @@ def settle(session: Session, post: Post, *, now: datetime, actor: str | None) ->
         )
         require_all_moved(hold, moved, post)
     if release:
-        transition(session, release, S.SCHEDULED, now=now, message="signed off", actor=actor)
+        at_once = [p for p in release if p.immediate and p.due_at < now]
+        if at_once:  # due now, not when it was written: lateness counts from the sign-off
+            transition(
+                session, at_once, S.SCHEDULED, now=now, values={"due_at": now}, message="signed off", actor=actor
+            )
+        later = [p for p in release if p not in at_once]
+        transition(session, later, S.SCHEDULED, now=now, message="signed off", actor=actor)
     for publication in late:
         need = needs[publication.id]
         transition(

@@ -241,6 +241,9 @@ class Publication(Base):
     published_at: Mapped[datetime | None]
     # Renditions for this channel are made ahead of time; a row is dispatched only once they exist.
     media_ready: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # "as soon as it is signed off" (post create --now, the API's "now"): no sign-off deadline, and
+    # the due time becomes the moment of the sign-off
+    immediate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     media_requested_at: Mapped[datetime | None]
     variant_id: Mapped[int | None] = mapped_column(ForeignKey("post_variants.id", ondelete="SET NULL"))
     # placed by the channel's posting schedule ("add to queue"): the queue may move it for a higher priority
