@@ -445,16 +445,30 @@ def still_video(image_path: Path, spec: VideoSpec, out: Path, *, seconds: float 
     canvas.paste(image, ((target.width - image.width) // 2, (target.height - image.height) // 2))
     fps = Fraction(max(spec.fps[0], 24))
     out.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(out), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = target.width, target.height, "yuv420p"
-        stream.options = {"preset": "veryfast", "profile": "high", "g": str(int(fps) // 2), "x264-params": "open-gop=0"}
-        stream.codec_context.thread_type = "AUTO"  # x264's frame threads, as in _encode
-        frame = av.VideoFrame.from_image(canvas).reformat(format="yuv420p")  # type: ignore[no-untyped-call]
-        for index in range(int(seconds * fps)):
-            frame.pts, frame.time_base = index, 1 / fps
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    # written beside and renamed into place, as transcode does: a post's channels are rendered by
+    # several workers at once, and one must never read this file half-written (it saw "no video
+    # stream" under load)
+    staging = Path(tempfile.mkstemp(dir=out.parent, suffix=".mp4")[1])
+    try:
+        with av.open(str(staging), "w", format="mp4", options={"movflags": "+faststart"}) as container:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = target.width, target.height, "yuv420p"
+            stream.options = {
+                "preset": "veryfast",
+                "profile": "high",
+                "g": str(int(fps) // 2),
+                "x264-params": "open-gop=0",
+            }
+            stream.codec_context.thread_type = "AUTO"  # x264's frame threads, as in _encode
+            frame = av.VideoFrame.from_image(canvas).reformat(format="yuv420p")  # type: ignore[no-untyped-call]
+            for index in range(int(seconds * fps)):
+                frame.pts, frame.time_base = index, 1 / fps
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        os.replace(staging, out)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
     info = probe(out)
     return VideoRendition(
         path=out,

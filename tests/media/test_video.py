@@ -219,3 +219,34 @@ def test_the_encoder_runs_as_on_the_ffmpeg_command_line(clips: dict[str, Path], 
     assert settings["keyint"] == "15"
     assert settings["bframes"] == "2"
     assert settings["vbv_maxrate"] == "5000"
+
+
+def test_a_still_video_is_never_seen_half_written(tmp_path: Path) -> None:
+    """A post's channels are rendered by several workers at once (media_prep renders siblings
+    together), so one may read YouTube's still video while another makes it at the same path:
+    whenever the file is there it must be whole (a reader used to find "no video stream")."""
+    import threading
+
+    from PIL import Image
+
+    from media.video import still_video
+
+    image = tmp_path / "poster.png"
+    Image.new("RGB", (800, 450), (30, 60, 120)).save(image)
+    out = tmp_path / "renditions" / "youtube-still.mp4"
+    spec = SPECS["youtube"].video
+    assert spec is not None
+    writer = threading.Thread(target=still_video, args=(image, spec, out), kwargs={"seconds": 3.0})
+    writer.start()
+    looks = broken = 0
+    while writer.is_alive():
+        if out.exists():
+            looks += 1
+            try:
+                probe(out)
+            except Exception:
+                broken += 1
+    writer.join()
+    assert broken == 0, f"{broken} of {looks} looks found the file half-written"
+    assert probe(out).codec == "h264"
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no staging file left behind
